@@ -1,0 +1,204 @@
+"""``create_app``: the one place that wires spec, validation, handlers, store and responses.
+
+Routes are made from the spec's operations, and behave as FastAPI's do: one method
+per route (no implicit HEAD), 404/405 as ``{"detail": ...}``, trailing-slash redirects.
+Every request, accepted or not, is journaled with its verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from mockserver import handlers, responses
+from mockserver.clock import Clock, SystemClock
+from mockserver.conformance import ResponseChecker
+from mockserver.delivery import DELIVERY_ROUTE, SampleSigner
+from mockserver.errors import SpecError
+from mockserver.images import ImageCache, ImageRequest, render
+from mockserver.lifecycle import Progression
+from mockserver.schema_models import ModelBuilder
+from mockserver.settings import MockSettings
+from mockserver.spec import Operation, OperationKind, Spec, load_spec
+from mockserver.store import Call, MemoryStore, TaskStore
+from mockserver.validation import Rejected, RequestValidator
+
+OPENAPI_ROUTE = "/openapi.json"
+_WARM_UP_IMAGE = ImageRequest(prompt="", seed=0, width=32, height=32, output_format="jpeg")
+
+
+class Journal:
+    """Records each exchange in the store, checking the mock's answer in strict mode."""
+
+    def __init__(self, store: TaskStore, checker: ResponseChecker | None) -> None:
+        self._store = store
+        self._checker = checker
+
+    async def record(
+        self,
+        request: Request,
+        response: Response,
+        *,
+        operation: Operation | None,
+        problems: tuple[str, ...] = (),
+    ) -> None:
+        body = await request.body()
+        response_problems: tuple[str, ...] = ()
+        if self._checker is not None and operation is not None:
+            response_problems = self._checker.problems(
+                operation, response.status_code, bytes(response.body)
+            )
+        self._store.record(
+            Call(
+                at=self._store.now(),
+                method=request.method,
+                path=request.url.path,
+                query=request.url.query,
+                headers=tuple(request.headers.items()),
+                body=body,
+                status=response.status_code,
+                response_body=bytes(response.body),
+                operation_id=operation.operation_id if operation else None,
+                problems=problems,
+                response_problems=response_problems,
+            )
+        )
+
+
+def create_app(
+    settings: MockSettings | None = None,
+    *,
+    store: TaskStore | None = None,
+    clock: Clock | None = None,
+    spec: Spec | None = None,
+) -> Starlette:
+    """Build the mock as an ASGI app. ``store`` and ``clock`` replace the defaults."""
+    settings = settings or MockSettings()
+    spec = spec or load_spec(settings.spec)
+    clock = clock or SystemClock()
+    if store is None:
+        store = MemoryStore(
+            progression=Progression(
+                settings.timing, settings.generation_seconds, settings.polls_until_ready
+            ),
+            starting_credits=settings.credits,
+            clock=clock,
+            seed=settings.seed,
+            journal_limit=settings.journal_limit,
+        )
+    runtime = handlers.Runtime(
+        spec=spec,
+        settings=settings,
+        store=store,
+        renderer=responses.Renderer(spec),
+        images=ImageCache(settings.image_cache_bytes),
+        signer=SampleSigner(random.Random(settings.seed).randbytes(32)),
+        task_id_param=_task_id_param(spec),
+    )
+    journal = Journal(store, ResponseChecker(spec) if settings.strict else None)
+    builder = ModelBuilder(spec)
+    key_header = next((op.api_key_header for op in spec.operations if op.api_key_header), None)
+    routes: list[BaseRoute] = []
+    for operation in spec.operations:
+        needs_key = operation.kind is OperationKind.RESULT and settings.require_key_on_poll
+        validator = RequestValidator(
+            operation,
+            builder,
+            accepted_keys=settings.api_keys,
+            key_header=operation.api_key_header or (key_header if needs_key else None),
+        )
+        route = Route(
+            operation.path,
+            _operation_endpoint(runtime, journal, validator),
+            methods=[operation.method],
+        )
+        route.methods = {operation.method}  # FastAPI adds no implicit HEAD
+        routes.append(route)
+    routes.append(Route(OPENAPI_ROUTE, _plain_endpoint(runtime, journal, handlers.openapi)))
+    routes.append(
+        Route(
+            DELIVERY_ROUTE,
+            _plain_endpoint(runtime, journal, handlers.sample),
+            methods=["GET", "HEAD"],
+        )
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Load Pillow's codecs and font now, so the first real render is fast.
+        await asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
+        yield
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        response = responses.detail(error.status_code, error.detail, error.headers)
+        await journal.record(request, response, operation=None, problems=(str(error.detail),))
+        return response
+
+    app = Starlette(
+        routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
+    )
+    app.state.runtime = runtime
+    return app
+
+
+def _operation_endpoint(
+    rt: handlers.Runtime, journal: Journal, validator: RequestValidator
+) -> Callable[[Request], Awaitable[Response]]:
+    operation = validator.operation
+    handler = handlers.HANDLERS[operation.kind]
+    framework_500s = rt.settings.framework_500s
+
+    async def endpoint(request: Request) -> Response:
+        body = None
+        if validator.reads_body:
+            body = validator.parse_body(await request.body(), request.headers.get("content-type"))
+        outcome = body
+        if not isinstance(body, Rejected):
+            outcome = validator.validate(
+                body=body,
+                query=request.query_params,
+                headers=request.headers,
+                path_params=request.path_params,
+                cookies=request.cookies,
+            )
+        if isinstance(outcome, Rejected):
+            response = responses.rejection(outcome, framework_500s=framework_500s)
+            problems = outcome.describe()
+            await journal.record(request, response, operation=operation, problems=problems)
+        else:
+            assert outcome is not None
+            response = await handler(rt, operation, request, outcome)
+            await journal.record(request, response, operation=operation)
+        return response
+
+    return endpoint
+
+
+def _plain_endpoint(
+    rt: handlers.Runtime,
+    journal: Journal,
+    handler: Callable[[handlers.Runtime, Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        response = await handler(rt, request)
+        await journal.record(request, response, operation=None)
+        return response
+
+    return endpoint
+
+
+def _task_id_param(spec: Spec) -> str:
+    operation = spec.result_operation
+    for parameter in operation.parameters:
+        if parameter.location == "query" and parameter.required:
+            return parameter.name
+    raise SpecError(f"{operation.operation_id} has no required query parameter for the task id")

@@ -1,0 +1,131 @@
+"""``bfl-mock``: the command line. Settings come from flags, then ``BFL_MOCK_*`` variables.
+
+Every ``MockSettings`` field is a ``serve`` flag of the same name (``--polls-until-ready``),
+so the flags, the environment and the Python API cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import uvicorn
+
+from mockserver import __version__
+from mockserver.app import create_app
+from mockserver.errors import MockServerError
+from mockserver.handlers import Runtime
+from mockserver.server import listen, uvicorn_config
+from mockserver.settings import MockSettings, Timing, env_name, parse_value
+from mockserver.spec import OperationKind
+
+PROG = "bfl-mock"
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        settings = settings_from(args, os.environ if environ is None else environ)
+        command: int = args.run(args, settings)
+        return command
+    except MockServerError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="A faithful offline mock of the Black Forest Labs API."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the mock API",
+        description="Serve the mock. Each flag can also be set as BFL_MOCK_<NAME>.",
+    )
+    add_settings_flags(serve)
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    hints = typing.get_type_hints(MockSettings)
+    defaults = MockSettings()
+    for field in dataclasses.fields(MockSettings):
+        flag = "--" + field.name.replace("_", "-")
+        default = getattr(defaults, field.name)
+        shown = json.dumps(dict(default)) if isinstance(default, Mapping) else _show(default)
+        help_text = f"{field.metadata['help']} [{env_name(field.name)}; default {shown}]"
+        if hints[field.name] is bool:
+            parser.add_argument(
+                flag, dest=field.name, action=argparse.BooleanOptionalAction, help=help_text
+            )
+        else:
+            parser.add_argument(flag, dest=field.name, metavar=field.name.upper(), help=help_text)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, frozenset):
+        return ",".join(sorted(value)) or "(none)"
+    return str(getattr(value, "value", value))
+
+
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> MockSettings:
+    """Flags first, then the environment, then the defaults."""
+    from_env = MockSettings.from_env(environ)
+    hints = typing.get_type_hints(MockSettings)
+    flags: dict[str, Any] = {}
+    for field in dataclasses.fields(MockSettings):
+        value = getattr(args, field.name, None)
+        if value is None:
+            continue
+        if not isinstance(value, bool):
+            value = parse_value("--" + field.name.replace("_", "-"), value, hints[field.name])
+        flags[field.name] = value
+    return from_env.replace(**flags)
+
+
+def _serve(args: argparse.Namespace, settings: MockSettings) -> int:
+    app = create_app(settings)
+    sock = listen(settings.host, settings.port)
+    origin = f"http://{settings.host}:{sock.getsockname()[1]}"
+    print(_banner(app.state.runtime, origin), flush=True)
+    try:
+        uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises Ctrl+C after its graceful shutdown; that is a normal stop
+    return 0
+
+
+def _banner(runtime: Runtime, origin: str) -> str:
+    settings = runtime.settings
+    generation = runtime.spec.operations_of(OperationKind.GENERATION)
+    keys = ", ".join(sorted(settings.api_keys)) or "any non-empty x-key"
+    pace = (
+        f"{settings.generation_seconds:g} s per image"
+        if settings.timing is Timing.TIME
+        else f"final after {settings.polls_until_ready} polls"
+    )
+    lines = [
+        f"{PROG} {__version__}: {len(generation)} generation endpoint(s) on {origin}",
+        f"  keys: {keys}; {pace}; {settings.credits:g} credits per key",
+    ]
+    if generation:
+        lines.append(
+            f"  try:  curl -s -X POST {origin}{generation[0].path} -H 'x-key: test' "
+            """-H 'content-type: application/json' -d '{"prompt": "a red fox"}'"""
+        )
+    lines.append(f"  spec: {origin}/openapi.json   (Ctrl+C to stop)")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""pytest plugin (entry point ``pytest11``): run the code under test against bfl-mock.
+
+Loaded by every pytest run where bfl-mock is installed, so it imports only pytest at
+load time; the mock itself is imported when a fixture is first used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from mockserver.server import MockServer
+    from mockserver.settings import MockSettings
+
+MARKER = "bfl_mock"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**settings): run this test against a bfl-mock built with these "
+        "MockSettings overrides, e.g. @pytest.mark.bfl_mock(polls_until_ready=5)",
+    )
+
+
+@pytest.fixture(scope="session")
+def bfl_mock_settings() -> MockSettings:
+    """Settings of the mock the ``bfl_mock*`` fixtures start.
+
+    Defaults: a free port on 127.0.0.1, tasks final after 2 polls (no waiting), seed 0,
+    strict response checking. Override this fixture in your conftest.py to change them.
+    """
+    from mockserver.settings import MockSettings, Timing
+
+    return MockSettings(port=0, timing=Timing.POLLS, polls_until_ready=2, seed=0, strict=True)
+
+
+@pytest.fixture(scope="session")
+def bfl_mock_server(bfl_mock_settings: MockSettings) -> Iterator[MockServer]:
+    """The session's live bfl-mock, started on first use and stopped at the end.
+
+    Prefer ``bfl_mock``, which also resets it before each test.
+    """
+    from mockserver.server import MockServer
+
+    with MockServer(bfl_mock_settings) as server:
+        yield server
+
+
+@pytest.fixture
+def bfl_mock(
+    request: pytest.FixtureRequest, bfl_mock_settings: MockSettings
+) -> Iterator[MockServer]:
+    """A live bfl-mock for this test: point your client at ``bfl_mock.url``.
+
+    Send ``bfl_mock.api_key`` as ``x-key``. ``bfl_mock.calls`` lists the requests it
+    received (method, path, body, status, and why a request was refused), and
+    ``bfl_mock.tasks`` the tasks it created. The session's server is reset before
+    each test; ``@pytest.mark.bfl_mock(**settings)`` gives the test its own server
+    with those settings. The test fails at teardown if the mock answered off-spec.
+    """
+    overrides = _marker_settings(request)
+    if overrides:
+        from mockserver.server import MockServer
+
+        with MockServer(bfl_mock_settings.replace(**overrides)) as own:
+            yield own
+            own.check()
+        return
+    server: MockServer = request.getfixturevalue("bfl_mock_server")
+    server.reset()
+    yield server
+    server.check()
+
+
+@pytest.fixture
+def bfl_mock_app(request: pytest.FixtureRequest, bfl_mock_settings: MockSettings) -> Starlette:
+    """A fresh in-process bfl-mock ASGI app, for ``httpx.ASGITransport`` (no socket).
+
+    ``bfl_mock_app.state.runtime.store.calls()`` is its journal. Honours
+    ``@pytest.mark.bfl_mock(**settings)`` like ``bfl_mock``.
+    """
+    from mockserver.app import create_app
+
+    return create_app(bfl_mock_settings.replace(**_marker_settings(request)))
+
+
+def _marker_settings(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker(MARKER)
+    return dict(marker.kwargs) if marker else {}

@@ -1,0 +1,281 @@
+"""Every body the mock sends is rendered here, as the real API renders it.
+
+JSON is compact (``separators=(",", ":")``, ``ensure_ascii=False``) like FastAPI's
+``JSONResponse``, and keys come in the order of the spec's response schemas, which
+is the order BFL's server emits them in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from email.utils import format_datetime
+from typing import Any
+
+from starlette.responses import PlainTextResponse, Response
+
+from mockserver.images import RenderedImage
+from mockserver.settings import SubmitCost
+from mockserver.spec import JsonSchema, OperationKind, Spec, TaskStatus
+from mockserver.validation import FieldError, Rejected
+
+JSON = "application/json"
+XML = "application/xml"
+INTERNAL_ERROR = "Internal Server Error"
+NOT_FOUND = "Not Found"
+METHOD_NOT_ALLOWED = "Method Not Allowed"
+
+# Keys of the poll body the mock fills; their order comes from the spec.
+ID, STATUS, RESULT, PROGRESS, DETAILS = "id", "status", "result", "progress", "details"
+POLLING_URL, WEBHOOK_URL = "polling_url", "webhook_url"
+COST, INPUT_MP, OUTPUT_MP = "cost", "input_mp", "output_mp"
+
+# What Azure Blob Storage answers for a sample URL it will not serve.
+DELIVERY_HEADERS = {
+    "Cache-Control": "max-age=1200",
+    "Accept-Ranges": "bytes",
+    "x-ms-blob-type": "BlockBlob",
+    "x-ms-lease-state": "available",
+    "x-ms-lease-status": "unlocked",
+    "x-ms-server-encrypted": "true",
+    "x-ms-version": "2024-11-04",
+}
+_AZURE_AUTH_FAILED = (
+    "Server failed to authenticate the request. Make sure the value of Authorization "
+    "header is formed correctly including the signature."
+)
+
+
+def encode_json(content: Any) -> bytes:
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def json_response(
+    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(encode_json(content), status_code, headers, media_type=JSON)
+
+
+def detail(status_code: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
+    """FastAPI's rendering of an ``HTTPException``."""
+    return json_response({"detail": text}, status_code, headers)
+
+
+def internal_error() -> Response:
+    return PlainTextResponse(INTERNAL_ERROR, 500)
+
+
+def rejection(rejected: Rejected, *, framework_500s: bool) -> Response:
+    if not rejected.errors:
+        return detail(rejected.status, rejected.detail or "", rejected.headers)
+    try:
+        body = encode_json({"detail": [_error_entry(e, lenient=False) for e in rejected.errors]})
+    except ValueError:
+        # FastAPI crashes here: NaN or infinity in ``input``, or body bytes not UTF-8.
+        if framework_500s:
+            return internal_error()
+        body = encode_json({"detail": [_error_entry(e, lenient=True) for e in rejected.errors]})
+    return Response(body, rejected.status, rejected.headers, media_type=JSON)
+
+
+def _error_entry(error: FieldError, *, lenient: bool) -> dict[str, Any]:
+    entry = {"type": error.type, "loc": list(error.loc), "msg": error.msg, "input": error.input}
+    if error.ctx is not None:
+        entry["ctx"] = dict(error.ctx)
+    return _jsonable(entry, lenient=lenient)  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any, *, lenient: bool) -> Any:
+    """What FastAPI's ``jsonable_encoder`` makes of validation inputs and contexts.
+
+    With ``lenient``, what FastAPI would crash on is spelled out instead: undecodable
+    bytes with replacement characters, NaN and infinities as strings.
+    """
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item, lenient=lenient) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item, lenient=lenient) for item in value]
+    if isinstance(value, bytes):
+        return value.decode(errors="replace" if lenient else "strict")
+    if isinstance(value, float) and lenient and not math.isfinite(value):
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[str(value)]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SampleResult:
+    """``result`` of a Ready task.
+
+    The spec leaves it untyped; FLUX.1 endpoints send these keys, in this order
+    (live captures, 2025).
+    """
+
+    sample: str
+    prompt: str
+    seed: int
+    start_time: float
+    end_time: float
+    duration: float
+
+
+class Renderer:
+    """Bodies whose keys and spellings come from one spec."""
+
+    def __init__(self, spec: Spec) -> None:
+        self._spec = spec
+        self._statuses = spec.statuses
+        self._result_keys = spec.result_keys
+        self._credits_key = _credits_key(spec)
+
+    def status_text(self, status: TaskStatus) -> str:
+        return self._statuses[status]
+
+    def submitted(
+        self,
+        *,
+        task_id: str,
+        polling_url: str,
+        cost_mode: SubmitCost,
+        price: float,
+        megapixels: float,
+    ) -> Response:
+        body: dict[str, Any] = {ID: task_id, POLLING_URL: polling_url}
+        if cost_mode is SubmitCost.NULL:
+            body.update({COST: None, INPUT_MP: None, OUTPUT_MP: None})
+        elif cost_mode is SubmitCost.PRICE:
+            body.update({COST: price, INPUT_MP: 0.0, OUTPUT_MP: round(megapixels, 2)})
+        return json_response(body)
+
+    def task(
+        self,
+        *,
+        task_id: str,
+        status: TaskStatus,
+        status_code: int = 200,
+        result: SampleResult | None = None,
+        progress: float | None = None,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        values = {
+            ID: task_id,
+            STATUS: self._statuses[status],
+            RESULT: None if result is None else dataclasses.asdict(result),
+            PROGRESS: progress,
+            DETAILS: None if details is None else dict(details),
+        }
+        body = {key: values.get(key) for key in self._result_keys}
+        return json_response(body, status_code, headers)
+
+    def credits(self, balance: float) -> Response:
+        if self._credits_key is None:
+            return json_response({})
+        return json_response({self._credits_key: float(balance)})
+
+    def minimal(self, schema: JsonSchema | None) -> Response:
+        """The smallest body valid for ``schema``: for operations the mock does not model."""
+        return json_response(_minimal_value(self._spec, schema))
+
+
+def _credits_key(spec: Spec) -> str | None:
+    """The balance's property name, read from the credits response schema."""
+    for operation in spec.operations_of(OperationKind.CREDITS):
+        schema = spec.resolve(operation.responses.get(200) or {})
+        names = schema.get("required") or list(schema.get("properties", {}))
+        return str(names[0]) if names else None
+    return None
+
+
+def _minimal_value(spec: Spec, schema: JsonSchema | None) -> Any:
+    if not schema:
+        return None
+    schema = spec.resolve(schema)
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if branches:
+        return _minimal_value(spec, branches[0])
+    if "enum" in schema:
+        return schema["enum"][0]
+    json_type = schema.get("type")
+    if json_type == "object":
+        properties = schema.get("properties", {})
+        return {name: _minimal_value(spec, properties[name]) for name in schema.get("required", [])}
+    return {
+        "array": [],
+        "string": "",
+        "integer": 0,
+        "number": 0.0,
+        "boolean": False,
+    }.get(str(json_type))
+
+
+def image(rendered: RenderedImage, *, created_at: float, head: bool = False) -> Response:
+    headers = {
+        **DELIVERY_HEADERS,
+        "Content-MD5": rendered.md5,
+        "ETag": rendered.etag,
+        "Last-Modified": _http_date(created_at),
+        "x-ms-creation-time": _http_date(created_at),
+    }
+    response = Response(rendered.data, 200, headers, media_type=rendered.media_type)
+    if head:
+        response.body = b""
+    return response
+
+
+def azure_error(
+    status_code: int, code: str, message: str, *, now: float, extra: Iterable[tuple[str, str]] = ()
+) -> Response:
+    request_id = uuid.UUID(bytes=hashlib.sha256(f"{code}{now}".encode()).digest()[:16])
+    tail = "".join(f"<{name}>{text}</{name}>" for name, text in extra)
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f"<Error><Code>{code}</Code><Message>{message}\nRequestId:{request_id}\n"
+        f"Time:{_iso(now)}</Message>{tail}</Error>"
+    )
+    return Response(body.encode(), status_code, {"x-ms-error-code": code}, media_type=XML)
+
+
+def expired_sample(*, signed_at: float, expires_at: float, now: float) -> Response:
+    window = (
+        f"Signature not valid in the specified time frame: Start [{_http_date(signed_at)}]"
+        f" - Expiry [{_http_date(expires_at)}] - Current [{_http_date(now)}]"
+    )
+    return azure_error(
+        403,
+        "AuthenticationFailed",
+        _AZURE_AUTH_FAILED,
+        now=now,
+        extra=[("AuthenticationErrorDetail", window)],
+    )
+
+
+def bad_signature(now: float) -> Response:
+    return azure_error(
+        403,
+        "AuthenticationFailed",
+        _AZURE_AUTH_FAILED,
+        now=now,
+        extra=[("AuthenticationErrorDetail", "Signature did not match.")],
+    )
+
+
+def blob_not_found(now: float) -> Response:
+    return azure_error(404, "BlobNotFound", "The specified blob does not exist.", now=now)
+
+
+def _http_date(epoch: float) -> str:
+    return format_datetime(datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc), True)
+
+
+def _iso(epoch: float) -> str:
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f0Z")

@@ -1,0 +1,151 @@
+"""``MockServer``: the mock on a real socket, served by uvicorn in a background thread.
+
+For clients that need a URL (other processes, other languages, SDKs with their own
+HTTP stack). Binds 127.0.0.1 and a free port by default, and is ready when
+``start()`` returns.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from mockserver.errors import ServerStartError
+from mockserver.settings import MockSettings
+from mockserver.store import Call, Task
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from mockserver.handlers import Runtime
+
+START_TIMEOUT_SECONDS = 10.0
+DEFAULT_TEST_KEY = "bfl-mock-test-key"
+BACKLOG = 2048
+
+
+class ResponseViolation(AssertionError):
+    """The mock answered something its own spec does not allow (strict mode)."""
+
+
+def uvicorn_config(app: Starlette, settings: MockSettings) -> uvicorn.Config:
+    """The fast defaults: uvloop and httptools when installed, no per-request log line."""
+    return uvicorn.Config(
+        app,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        access_log=settings.access_log,
+        log_level="info" if settings.access_log else "warning",
+        server_header=False,
+        date_header=True,
+    )
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket; connections made before uvicorn is up wait in the backlog."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ServerStartError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    sock.listen(BACKLOG)
+    return sock
+
+
+class MockServer:
+    """A started-on-demand live mock. Use as a context manager, or ``start()``/``stop()``."""
+
+    def __init__(self, settings: MockSettings | None = None) -> None:
+        from mockserver.app import create_app
+
+        self.settings = settings or MockSettings(port=0)
+        self.app = create_app(self.settings)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise ServerStartError("the server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running mock, e.g. ``http://127.0.0.1:54321``."""
+        return f"http://{self.settings.host}:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        """A key the mock accepts: the first configured one, else a fixed test key."""
+        return min(self.settings.api_keys, default=DEFAULT_TEST_KEY)
+
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        """Every request received since the last reset, oldest first."""
+        return self.runtime.store.calls()
+
+    @property
+    def tasks(self) -> tuple[Task, ...]:
+        return self.runtime.store.tasks()
+
+    def reset(self) -> None:
+        """Forget tasks, balances and the journal."""
+        self.runtime.store.reset()
+
+    def check(self) -> None:
+        """Raise ``ResponseViolation`` if the mock sent a response that breaks the spec."""
+        problems = [problem for call in self.calls for problem in call.response_problems]
+        if problems:
+            raise ResponseViolation("bfl-mock answered off-spec:\n" + "\n".join(problems))
+
+    def start(self) -> MockServer:
+        if self._server is not None:
+            return self
+        sock = listen(self.settings.host, self.settings.port)
+        self._port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn_config(self.app, self.settings))
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="bfl-mock", daemon=True
+        )
+        thread.start()
+        self._server, self._thread = server, thread
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if not server.started:
+            self.stop()
+            sock.close()
+            raise ServerStartError("uvicorn did not start (see its log above)")
+        return self
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=START_TIMEOUT_SECONDS)
+        self._server = self._thread = None
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,201 @@
+"""One frozen settings object: everything that changes how the mock behaves.
+
+Every behaviour of the real API that is unknown (see the README's table of choices)
+is one typed field here, defaulting to the best-evidenced choice. Settings are read
+from flags or the environment only at the edges (``cli``, ``pytest_plugin``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mockserver.errors import SettingsError
+
+ENV_PREFIX = "BFL_MOCK_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class Timing(enum.Enum):
+    """What moves a task from Pending to its final status."""
+
+    TIME = "time"
+    """Wall-clock time, like the real API: a task takes ``generation_seconds``."""
+    POLLS = "polls"
+    """Poll count: instant and deterministic, for tests."""
+
+
+class SubmitCost(enum.Enum):
+    """How the submit response reports ``cost``, ``input_mp`` and ``output_mp``."""
+
+    NULL = "null"
+    """Present and null, as FLUX.1 endpoints answered in December 2025."""
+    ABSENT = "absent"
+    """Left out, as in captures from mid-2025."""
+    PRICE = "price"
+    """The endpoint's price in credits and the megapixels, as FLUX.2 endpoints answer."""
+
+
+def setting(default: Any = dataclasses.MISSING, *, factory: Any = None, help: str) -> Any:
+    """A settings field; ``help`` feeds ``bfl-mock serve --help`` and the README table."""
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata={"help": help})
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def _known_prices() -> Mapping[str, float]:
+    # docs.bfl.ml pricing: credits per image (1 credit = $0.01).
+    return types.MappingProxyType(
+        {
+            "/v1/flux-pro-1.1": 4.0,
+            "/v1/flux-pro-1.1-ultra": 6.0,
+            "/v1/flux-kontext-pro": 4.0,
+            "/v1/flux-kontext-max": 8.0,
+            "/v1/flux-pro-1.0-fill": 5.0,
+            "/v1/flux-pro-1.1-ultra-finetuned": 7.0,
+        }
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class MockSettings:
+    """How one mock instance behaves. Build with keywords, or ``from_env``."""
+
+    host: str = setting("127.0.0.1", help="interface to listen on")
+    port: int = setting(8000, help="port to listen on (0 picks a free one)")
+    spec: Path | None = setting(
+        None, help="OpenAPI document to serve instead of the bundled openapi.json"
+    )
+    public_url: str | None = setting(
+        None, help="origin used in polling_url and sample URLs (default: the Host the client used)"
+    )
+    timing: Timing = setting(
+        Timing.TIME, help="what makes a task Ready: 'time' (like the real API) or 'polls'"
+    )
+    generation_seconds: float = setting(3.0, help="with timing=time, seconds from submit to Ready")
+    polls_until_ready: int = setting(
+        3, help="with timing=polls, how many polls answer Pending before the final status"
+    )
+    seed: int | None = setting(
+        None, help="seeds task ids, random seeds and URL signatures (default: fresh each start)"
+    )
+    api_keys: frozenset[str] = setting(
+        frozenset(), help="accepted x-key values, comma-separated (default: any non-empty key)"
+    )
+    require_key_on_poll: bool = setting(
+        False, help="refuse get_result without x-key (the spec declares no security there)"
+    )
+    credits: float = setting(1000.0, help="starting credit balance of each key")
+    prices: Mapping[str, float] = setting(
+        factory=_known_prices, help="credits per Ready image, as PATH=CREDITS pairs"
+    )
+    default_price: float = setting(4.0, help="credits per Ready image on endpoints not in prices")
+    submit_cost: SubmitCost = setting(
+        SubmitCost.NULL, help="cost/input_mp/output_mp on submit: 'null', 'absent' or 'price'"
+    )
+    sample_ttl_seconds: float = setting(
+        600.0, help="sample URLs expire this long after the image is ready (then 403)"
+    )
+    unknown_task_status_code: int = setting(
+        404, help="HTTP status of a poll for an unknown id: 404 (seen live) or 200 (the spec)"
+    )
+    framework_500s: bool = setting(
+        False, help="answer 500 where FastAPI itself crashes (NaN in a 422 input, bad bytes)"
+    )
+    strict: bool = setting(
+        False, help="check every response against the spec and record violations"
+    )
+    journal_limit: int = setting(10_000, help="most recent requests kept in the journal")
+    image_cache_bytes: int = setting(64 * 1024 * 1024, help="memory for rendered images")
+    access_log: bool = setting(False, help="log one line per request")
+
+    def __post_init__(self) -> None:
+        if self.unknown_task_status_code not in (200, 404):
+            raise SettingsError(
+                f"unknown_task_status_code must be 200 or 404, not {self.unknown_task_status_code}"
+            )
+        for name in ("generation_seconds", "sample_ttl_seconds"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must not be negative, not {getattr(self, name)}")
+        for name in ("polls_until_ready", "journal_limit", "image_cache_bytes"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must not be negative, not {getattr(self, name)}")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
+
+    def replace(self, **changes: Any) -> MockSettings:
+        """Return a copy with ``changes`` applied; unknown names raise ``SettingsError``."""
+        unknown = set(changes) - {field.name for field in dataclasses.fields(self)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    def price_of(self, path: str) -> float:
+        return self.prices.get(path, self.default_price)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, prefix: str = ENV_PREFIX) -> MockSettings:
+        """Build settings from ``{prefix}{FIELD_NAME}`` variables; others keep defaults."""
+        return cls().replace(**parse_values(environ, prefix=prefix))
+
+
+def env_name(field_name: str, prefix: str = ENV_PREFIX) -> str:
+    return prefix + field_name.upper()
+
+
+def parse_values(raw: Mapping[str, str], *, prefix: str = "") -> dict[str, Any]:
+    """Parse ``{prefix}{NAME}`` strings into typed values for the matching fields."""
+    hints = typing.get_type_hints(MockSettings)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(MockSettings):
+        key = env_name(field.name, prefix) if prefix else field.name
+        if key in raw:
+            values[field.name] = parse_value(key, raw[key], hints[field.name])
+    return values
+
+
+def parse_value(key: str, text: str, annotation: Any) -> Any:
+    """Parse one setting from text, naming ``key`` and the expected type on failure."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if text.strip().lower() in ("", "none", "null"):
+            return None
+        (inner,) = (arg for arg in args if arg is not type(None))
+        return parse_value(key, text, inner)
+    try:
+        if annotation is bool:
+            lowered = text.strip().lower()
+            if lowered not in _TRUE | _FALSE:
+                raise ValueError(text)
+            return lowered in _TRUE
+        if annotation in (int, float, str):
+            return annotation(text.strip() if annotation is not str else text)
+        if annotation is Path:
+            return Path(text)
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            return annotation(text.strip().lower())
+        if origin is frozenset:
+            return frozenset(item.strip() for item in text.split(",") if item.strip())
+        if origin is Mapping:
+            pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+            return {name.strip(): float(value) for name, value in pairs}
+    except ValueError as error:
+        raise SettingsError(f"{key}={text!r} is not a valid {_describe(annotation)}") from error
+    raise SettingsError(f"{key}: no parser for {annotation!r}")  # pragma: no cover
+
+
+def _describe(annotation: Any) -> str:
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "choice among " + ", ".join(member.value for member in annotation)
+    if typing.get_origin(annotation) is Mapping:
+        return "list of PATH=NUMBER pairs"
+    if typing.get_origin(annotation) is frozenset:
+        return "comma-separated list"
+    return getattr(annotation, "__name__", str(annotation))

@@ -1,0 +1,93 @@
+"""The pytest plugin, exercised the way users meet it: in a separate pytest run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def test_fixtures_journal_and_marker(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        import httpx
+        import pytest
+
+
+        def test_live_server(bfl_mock):
+            submitted = httpx.post(
+                bfl_mock.url + "/v1/flux-pro-1.1",
+                json={"prompt": "a fox"},
+                headers={"x-key": bfl_mock.api_key},
+            ).json()
+            statuses = [httpx.get(submitted["polling_url"]).json()["status"] for _ in range(3)]
+            assert statuses == ["Pending", "Pending", "Ready"]
+            assert [call.path for call in bfl_mock.calls][0] == "/v1/flux-pro-1.1"
+            assert len(bfl_mock.tasks) == 1
+
+
+        def test_each_test_starts_clean(bfl_mock):
+            assert bfl_mock.calls == () and bfl_mock.tasks == ()
+
+
+        @pytest.mark.bfl_mock(polls_until_ready=0, api_keys=frozenset({"secret"}))
+        def test_marker_gives_a_server_with_other_settings(bfl_mock):
+            assert bfl_mock.api_key == "secret"
+            refused = httpx.post(bfl_mock.url + "/v1/flux-pro-1.1", json={}, headers={"x-key": "x"})
+            assert refused.status_code == 403
+
+
+        def test_in_process_app(bfl_mock_app):
+            async def run():
+                transport = httpx.ASGITransport(app=bfl_mock_app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://m") as http:
+                    sent = await http.post("/v1/flux-pro-1.1", json={}, headers={"x-key": "k"})
+                    url = sent.json()["polling_url"]
+                    return [(await http.get(url)).json()["status"] for _ in range(3)]
+
+            assert asyncio.run(run()) == ["Pending", "Pending", "Ready"]
+            assert len(bfl_mock_app.state.runtime.store.calls()) == 4
+
+
+        def test_an_off_spec_answer_fails_the_test_at_teardown(bfl_mock):
+            from mockserver.responses import json_response
+
+            bfl_mock.runtime.renderer.credits = lambda balance: json_response({"credits": "lots"})
+            httpx.get(bfl_mock.url + "/v1/credits", headers={"x-key": "k"})
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*get_credits_v1_credits_get 200: at credits: 'lots' is not of type 'number'"]
+    )
+
+
+def test_fixtures_are_documented_for_pytest_fixtures(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--fixtures")
+    result.stdout.fnmatch_lines(
+        [
+            "bfl_mock_settings [[]session scope[]] -- *",
+            "*Settings of the mock the ``bfl_mock*`` fixtures start.",
+            "bfl_mock_server [[]session scope[]] -- *",
+            "bfl_mock -- *",
+            "*A live bfl-mock for this test: point your client at ``bfl_mock.url``.",
+            "bfl_mock_app -- *",
+            "*A fresh in-process bfl-mock ASGI app*",
+        ]
+    )
+
+
+def test_loading_the_plugin_imports_no_server_or_contract_libraries() -> None:
+    code = (
+        "import sys, mockserver.pytest_plugin; "
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'hypothesis', 'schemathesis', "
+        "'PIL', 'pydantic') if m in sys.modules))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert output.stdout.strip() == "[]"

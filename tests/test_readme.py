@@ -1,0 +1,32 @@
+"""The README documents what the code does: every setting, and the two set-up commands."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from support import ROOT
+
+from mockserver.settings import MockSettings
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_settings_table_lists_every_setting_with_its_help() -> None:
+    table = README.split("<!-- settings-table")[1].split("<!-- /settings-table -->")[0]
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `(\w+)` \| [^|]+ \| (.+) \|$", table, re.MULTILINE)
+    }
+    fields = {field.name: field.metadata["help"] for field in dataclasses.fields(MockSettings)}
+    assert rows == fields
+
+
+def test_first_screen_shows_exactly_two_setup_commands() -> None:
+    first_block = README.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
+    assert commands == [
+        "python3 -m venv .venv && . .venv/bin/activate && pip install . && bfl-mock serve",
+        "python3 -m venv .venv && . .venv/bin/activate && pip install tox && tox",
+    ]
+    assert README.index("```sh") < 600
