@@ -18,18 +18,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mockserver import handlers, responses
+from mockserver import handlers, responses, scenarios
+from mockserver.admin import Control, admin_routes
 from mockserver.clock import Clock, SystemClock
 from mockserver.conformance import ResponseChecker
 from mockserver.delivery import DELIVERY_ROUTE, SampleSigner
-from mockserver.errors import SpecError
+from mockserver.errors import SettingsError, SpecError
 from mockserver.images import ImageCache, ImageRequest, render
 from mockserver.lifecycle import Progression
+from mockserver.scenarios import DirectiveError
 from mockserver.schema_models import ModelBuilder
 from mockserver.settings import MockSettings
 from mockserver.spec import Operation, OperationKind, Spec, load_spec
 from mockserver.store import Call, MemoryStore, TaskStore
 from mockserver.validation import Rejected, RequestValidator
+from mockserver.webhooks import WebhookDispatcher
 
 OPENAPI_ROUTE = "/openapi.json"
 _WARM_UP_IMAGE = ImageRequest(prompt="", seed=0, width=32, height=32, output_format="jpeg")
@@ -84,6 +87,10 @@ def create_app(
     settings = settings or MockSettings()
     spec = spec or load_spec(settings.spec)
     clock = clock or SystemClock()
+    try:
+        default_scenario = scenarios.parse(settings.scenario)
+    except DirectiveError as error:
+        raise SettingsError(f"scenario: {error}") from None
     if store is None:
         store = MemoryStore(
             progression=Progression(
@@ -93,16 +100,22 @@ def create_app(
             clock=clock,
             seed=settings.seed,
             journal_limit=settings.journal_limit,
+            scenario=default_scenario,
         )
+    renderer = responses.Renderer(spec)
+    secrets = random.Random(settings.seed)
     runtime = handlers.Runtime(
         spec=spec,
         settings=settings,
         store=store,
-        renderer=responses.Renderer(spec),
+        renderer=renderer,
         images=ImageCache(settings.image_cache_bytes),
-        signer=SampleSigner(random.Random(settings.seed).randbytes(32)),
+        signer=SampleSigner(secrets.randbytes(32)),
+        webhooks=WebhookDispatcher(settings, store, renderer),
+        chance=random.Random(secrets.random()),
         task_id_param=_task_id_param(spec),
     )
+    control = Control(runtime)
     journal = Journal(store, ResponseChecker(spec) if settings.strict else None)
     builder = ModelBuilder(spec)
     key_header = next((op.api_key_header for op in spec.operations if op.api_key_header), None)
@@ -122,6 +135,8 @@ def create_app(
         )
         route.methods = {operation.method}  # FastAPI adds no implicit HEAD
         routes.append(route)
+    if settings.admin:
+        routes.extend(admin_routes(control))
     routes.append(Route(OPENAPI_ROUTE, _plain_endpoint(runtime, journal, handlers.openapi)))
     routes.append(
         Route(
@@ -136,6 +151,7 @@ def create_app(
         # Load Pillow's codecs and font now, so the first real render is fast.
         await asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
         yield
+        await runtime.webhooks.close()
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
@@ -147,6 +163,7 @@ def create_app(
         routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
     )
     app.state.runtime = runtime
+    app.state.control = control
     return app
 
 
@@ -174,10 +191,16 @@ def _operation_endpoint(
             response = responses.rejection(outcome, framework_500s=framework_500s)
             problems = outcome.describe()
             await journal.record(request, response, operation=operation, problems=problems)
-        else:
-            assert outcome is not None
+            return response
+        assert outcome is not None
+        try:
             response = await handler(rt, operation, request, outcome)
-            await journal.record(request, response, operation=operation)
+        except DirectiveError as error:
+            # Asked for a scenario the mock does not know: a mistake in the test setup.
+            response = responses.detail(400, f"bfl-mock: {error}")
+            await journal.record(request, response, operation=operation, problems=(str(error),))
+            return response
+        await journal.record(request, response, operation=operation)
         return response
 
     return endpoint
@@ -189,7 +212,12 @@ def _plain_endpoint(
     handler: Callable[[handlers.Runtime, Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        response = await handler(rt, request)
+        try:
+            response = await handler(rt, request)
+        except DirectiveError as error:
+            response = responses.detail(400, f"bfl-mock: {error}")
+            await journal.record(request, response, operation=None, problems=(str(error),))
+            return response
         await journal.record(request, response, operation=None)
         return response
 

@@ -1,25 +1,34 @@
 """Thin handlers, one per kind of operation: read the validated request, call the store, render.
 
-Requests reach a handler only after ``validation`` accepted them (see ``app``).
+Requests reach a handler only after ``validation`` accepted them (see ``app``). Scenario
+directives (``scenarios``) decide outcomes and injected faults here, in one place.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import random
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mockserver import responses
+from mockserver import moderation, responses, scenarios
 from mockserver.delivery import Access, SampleSigner
-from mockserver.generation import read_generation, upsampled
+from mockserver.generation import Generation, read_generation, upsampled
 from mockserver.images import ImageCache, ImageRequest
+from mockserver.scenarios import Fault, Scenario, Target
 from mockserver.settings import MockSettings
 from mockserver.spec import Operation, OperationKind, Spec, TaskStatus
-from mockserver.store import Task, TaskStore
+from mockserver.store import SERVER_SCOPE, Task, TaskStore
 from mockserver.validation import Accepted
+from mockserver.webhooks import WebhookDispatcher
+
+DEFAULT_ERROR = "Generation failed"
+DEFAULT_MODERATION_REASON = "Safety Filter"
+ERROR_DETAIL = "error"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -32,6 +41,9 @@ class Runtime:
     renderer: responses.Renderer
     images: ImageCache
     signer: SampleSigner
+    webhooks: WebhookDispatcher
+    chance: random.Random
+    """Draws injected latencies (kept apart from the store's ids and seeds)."""
     task_id_param: str
     """Name of get_result's query parameter carrying the task id."""
 
@@ -39,12 +51,20 @@ class Runtime:
         """Where clients reach the mock: the public URL if set, else the request's own origin."""
         return (self.settings.public_url or str(request.base_url)).rstrip("/")
 
-    def polling_url(self, request: Request, task_id: str) -> str:
+    def polling_url(self, origin: str, task_id: str) -> str:
         query = urllib.parse.urlencode({self.task_id_param: task_id})
-        return f"{self.origin(request)}{self.spec.result_operation.path}?{query}"
+        return f"{origin}{self.spec.result_operation.path}?{query}"
 
 
 Handler = Callable[[Runtime, Operation, Request, Accepted], Awaitable[Response]]
+Layer = tuple[Scenario, str | None]
+"""A scenario and the scope counting its limited faults (None: this exchange only)."""
+
+
+def header_scenario(request: Request) -> Scenario:
+    """Directives in the ``x-bfl-mock`` header (raises ``DirectiveError``)."""
+    text = request.headers.get(scenarios.HEADER)
+    return scenarios.parse(text) if text else scenarios.NO_SCENARIO
 
 
 async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
@@ -54,47 +74,100 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
         api_key=accepted.api_key,
         price=rt.settings.price_of(op.path),
     )
-    task = rt.store.new_task(generation)
-    return rt.renderer.submitted(
+    own = header_scenario(request).merged(scenarios.from_prompt(generation.prompt))
+    layers: list[Layer] = [(own, None), (rt.store.scenario(), SERVER_SCOPE)]
+    fault = _fault(rt, Target.SUBMIT, layers)
+    if fault.status is not None:
+        return await _shaped(rt, _fault_response(rt, fault.status), fault)
+    refusal = _refusal(rt, generation)
+    if refusal is not None:
+        return await _shaped(rt, refusal, fault)
+    outcome, details = _outcome(rt.store.scenario().merged(own), generation)
+    task = rt.store.new_task(generation, outcome=outcome, outcome_details=details, scenario=own)
+    origin = rt.origin(request)
+    if generation.webhook_url is not None:
+        rt.webhooks.schedule(task, lambda finished: _result(rt, origin, finished))
+    response = rt.renderer.submitted(
         task_id=task.id,
-        polling_url=rt.polling_url(request, task.id),
+        polling_url=rt.polling_url(origin, task.id),
+        webhook_url=generation.webhook_url,
         cost_mode=rt.settings.submit_cost,
         price=generation.price,
         megapixels=generation.megapixels,
     )
+    return await _shaped(rt, response, fault)
+
+
+def _refusal(rt: Runtime, generation: Generation) -> Response | None:
+    """429 past the active-task limit, 402 when the credits cannot cover the image."""
+    key = generation.api_key
+    if rt.store.active_tasks(key) >= rt.settings.max_active_tasks:
+        return _fault_response(rt, 429)
+    if key is not None and rt.store.available(key) < generation.price:
+        return _fault_response(rt, 402)
+    return None
+
+
+def _outcome(
+    scenario: Scenario, generation: Generation
+) -> tuple[TaskStatus, Mapping[str, object] | None]:
+    """The final status a new task will reach, and the ``details`` it will carry."""
+    outcome, reasons = scenario.outcome, scenario.detail
+    if outcome is None:
+        assessed = moderation.assess(generation.prompt, generation.safety_tolerance)
+        outcome, reasons = assessed if assessed else (TaskStatus.READY, None)
+    if outcome is TaskStatus.ERROR:
+        return outcome, {ERROR_DETAIL: "; ".join(reasons or (DEFAULT_ERROR,))}
+    if outcome in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
+        return outcome, {
+            moderation.MODERATION_REASONS: list(reasons or (DEFAULT_MODERATION_REASON,))
+        }
+    return outcome, None
 
 
 async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
     task_id = str(accepted.params[rt.task_id_param])
+    known = rt.store.task(task_id)
+    layers: list[Layer] = [(header_scenario(request), None)]
+    if known is not None:
+        layers.append((known.scenario, known.id))
+    layers.append((rt.store.scenario(), SERVER_SCOPE))
+    fault = _fault(rt, Target.POLL, layers)
+    if fault.status is not None:
+        return await _shaped(rt, _fault_response(rt, fault.status), fault)
     task = rt.store.poll(task_id)
     if task is None:
-        return rt.renderer.task(
+        response = rt.renderer.task(
             task_id=task_id,
             status=TaskStatus.TASK_NOT_FOUND,
             status_code=rt.settings.unknown_task_status_code,
         )
-    return rt.renderer.task(
-        task_id=task.id,
-        status=task.status,
-        result=_result(rt, request, task) if task.status is TaskStatus.READY else None,
-        progress=task.progress,
-        details=task.details,
-    )
+    else:
+        ready = task.status is TaskStatus.READY
+        response = rt.renderer.task(
+            task_id=task.id,
+            status=task.status,
+            result=_result(rt, rt.origin(request), task) if ready else None,
+            progress=task.progress,
+            details=task.details,
+        )
+    return await _shaped(rt, response, fault)
 
 
-def _result(rt: Runtime, request: Request, task: Task) -> responses.SampleResult:
+def _result(rt: Runtime, origin: str, task: Task) -> responses.SampleResult:
     generation = task.generation
     image = _image_request(task)
     ready_at = task.finished_at or task.created_at
     started_at = task.started_at or task.created_at
+    expired = task.scenario.expired or rt.store.scenario().expired
     sample = rt.signer.sign(
         task.blob,
         generation.output_format,
         image.media_type,
-        expires_at=ready_at + rt.settings.sample_ttl_seconds,
+        expires_at=ready_at + (0.0 if expired else rt.settings.sample_ttl_seconds),
     )
     return responses.SampleResult(
-        sample=rt.origin(request) + sample,
+        sample=origin + sample,
         prompt=upsampled(generation.prompt) if generation.prompt_upsampling else generation.prompt,
         seed=task.seed,
         start_time=started_at,
@@ -128,16 +201,26 @@ async def sample(rt: Runtime, request: Request) -> Response:
     task = rt.store.task_by_blob(request.path_params["blob"])
     if task is None or task.status is not TaskStatus.READY:
         return responses.blob_not_found(now)
+    layers: list[Layer] = [
+        (header_scenario(request), None),
+        (task.scenario, task.id),
+        (rt.store.scenario(), SERVER_SCOPE),
+    ]
+    fault = _fault(rt, Target.IMAGE, layers)
+    if fault.status is not None:
+        return await _shaped(rt, _fault_response(rt, fault.status), fault)
     if verdict.access is Access.EXPIRED:
-        return responses.expired_sample(
+        response = responses.expired_sample(
             signed_at=task.finished_at or task.created_at,
             expires_at=verdict.expires_at or now,
             now=now,
         )
-    rendered = await rt.images.get(_image_request(task))
-    return responses.image(
-        rendered, created_at=task.finished_at or now, head=request.method == "HEAD"
-    )
+    else:
+        rendered = await rt.images.get(_image_request(task))
+        response = responses.image(
+            rendered, created_at=task.finished_at or now, head=request.method == "HEAD"
+        )
+    return await _shaped(rt, response, fault)
 
 
 def _image_request(task: Task) -> ImageRequest:
@@ -153,3 +236,34 @@ def _image_request(task: Task) -> ImageRequest:
 
 async def openapi(rt: Runtime, request: Request) -> Response:
     return Response(rt.spec.raw, media_type=responses.JSON)
+
+
+def _fault(rt: Runtime, target: Target, layers: list[Layer]) -> Fault:
+    """The fault for this exchange: the most specific layer wins, field by field.
+
+    A status limited to N exchanges counts in its layer's scope (the task, or the
+    server); once spent, a less specific layer may still apply.
+    """
+    merged = scenarios.Fault()
+    for scenario, _ in reversed(layers):
+        merged = merged.merged(dataclasses.replace(scenario.fault(target), status=None))
+    for scenario, scope in layers:
+        fault = scenario.fault(target)
+        if fault.status is None:
+            continue
+        if scope is None or rt.store.take_fault(scope, target, fault.times):
+            return dataclasses.replace(merged, status=fault.status)
+    return merged
+
+
+def _fault_response(rt: Runtime, status_code: int) -> Response:
+    return responses.fault(status_code, retry_after=rt.settings.retry_after_seconds)
+
+
+async def _shaped(rt: Runtime, response: Response, fault: Fault) -> Response:
+    """Apply the fault's latency, slowness and dropping to a rendered response."""
+    if fault.latency is not None:
+        await asyncio.sleep(fault.latency.draw(rt.chance))
+    if fault.slow or fault.drop:
+        return responses.ShapedResponse(response, slow=fault.slow, drop=bool(fault.drop))
+    return response

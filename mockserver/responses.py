@@ -7,6 +7,7 @@ is the order BFL's server emits them in.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import hashlib
@@ -15,16 +16,23 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping
 from email.utils import format_datetime
+from http import HTTPStatus
 from typing import Any
 
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from mockserver.images import RenderedImage
-from mockserver.settings import SubmitCost
+from mockserver.settings import SubmitCost, WebhookStyle
 from mockserver.spec import JsonSchema, OperationKind, Spec, TaskStatus
 from mockserver.validation import FieldError, Rejected
 
 JSON = "application/json"
+INSUFFICIENT_CREDITS = "Insufficient credits"
+TOO_MANY_TASKS = "Too many active tasks"
+FAULT_DETAILS = {402: INSUFFICIENT_CREDITS, 429: TOO_MANY_TASKS}
+RETRY_STATUSES = frozenset({429, 503})
+WEBHOOK_SUCCESS, WEBHOOK_FAILURE = "SUCCESS", "FAILED"
 XML = "application/xml"
 INTERNAL_ERROR = "Internal Server Error"
 NOT_FOUND = "Not Found"
@@ -144,11 +152,21 @@ class Renderer:
         *,
         task_id: str,
         polling_url: str,
+        webhook_url: str | None,
         cost_mode: SubmitCost,
         price: float,
         megapixels: float,
     ) -> Response:
-        body: dict[str, Any] = {ID: task_id, POLLING_URL: polling_url}
+        """``AsyncResponse``, or ``AsyncWebhookResponse`` when a webhook was given."""
+        body: dict[str, Any]
+        if webhook_url is None:
+            body = {ID: task_id, POLLING_URL: polling_url}
+        else:
+            body = {
+                ID: task_id,
+                STATUS: self._statuses[TaskStatus.PENDING],
+                WEBHOOK_URL: webhook_url,
+            }
         if cost_mode is SubmitCost.NULL:
             body.update({COST: None, INPUT_MP: None, OUTPUT_MP: None})
         elif cost_mode is SubmitCost.PRICE:
@@ -217,6 +235,84 @@ def _minimal_value(spec: Spec, schema: JsonSchema | None) -> Any:
     }.get(str(json_type))
 
 
+def fault(status_code: int, *, retry_after: int) -> Response:
+    """An injected HTTP failure, in the shape the real stack gives each status."""
+    if status_code == 500:
+        return internal_error()  # what FastAPI/Starlette send for an unhandled error
+    headers = {"Retry-After": str(retry_after)} if status_code in RETRY_STATUSES else None
+    text = FAULT_DETAILS.get(status_code) or HTTPStatus(status_code).phrase
+    return detail(status_code, text, headers)
+
+
+def webhook_payload(
+    style: WebhookStyle,
+    *,
+    task_id: str,
+    status_text: str,
+    succeeded: bool,
+    result: SampleResult | None,
+    error: str | None,
+    now: float,
+) -> bytes:
+    """The JSON POSTed to ``webhook_url`` when a task ends."""
+    result_body = None if result is None else dataclasses.asdict(result)
+    if style is WebhookStyle.ID:
+        body: dict[str, Any] = {ID: task_id, STATUS: status_text}
+        if succeeded:
+            body[RESULT] = result_body
+        else:
+            body.update({"error": status_text, "message": error})
+        body["timestamp"] = _iso_seconds(now)
+        return encode_json(body)
+    return encode_json(
+        {
+            "task_id": task_id,
+            STATUS: WEBHOOK_SUCCESS if succeeded else WEBHOOK_FAILURE,
+            RESULT: result_body,
+            "error": None if succeeded else error,
+        }
+    )
+
+
+class ConnectionDropped(Exception):
+    """Raised on purpose to cut a response off half-way (the ``drop`` directive)."""
+
+
+SLOW_CHUNKS = 10
+
+
+class ShapedResponse(Response):
+    """An already rendered response, sent slowly and/or cut off half-way."""
+
+    def __init__(self, inner: Response, *, slow: float | None, drop: bool) -> None:
+        super().__init__(bytes(inner.body), inner.status_code)
+        self.raw_headers = list(inner.raw_headers)
+        self._slow = slow or 0.0
+        self._drop = drop
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        body = bytes(self.body)
+        if self._drop:
+            await send(
+                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+            )
+            raise ConnectionDropped("bfl-mock dropped the connection on purpose (drop directive)")
+        step = max(1, -(-len(body) // SLOW_CHUNKS))
+        for start in range(0, len(body), step):
+            await asyncio.sleep(self._slow / SLOW_CHUNKS)
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": body[start : start + step],
+                    "more_body": True,
+                }
+            )
+        await send({"type": "http.response.body", "body": b""})
+
+
 def image(rendered: RenderedImage, *, created_at: float, head: bool = False) -> Response:
     headers = {
         **DELIVERY_HEADERS,
@@ -274,6 +370,10 @@ def blob_not_found(now: float) -> Response:
 
 def _http_date(epoch: float) -> str:
     return format_datetime(datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc), True)
+
+
+def _iso_seconds(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat()
 
 
 def _iso(epoch: float) -> str:

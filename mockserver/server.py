@@ -7,6 +7,7 @@ HTTP stack). Binds 127.0.0.1 and a free port by default, and is ready when
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from mockserver.errors import ServerStartError
+from mockserver.responses import ConnectionDropped
 from mockserver.settings import MockSettings
-from mockserver.store import Call, Task
+from mockserver.store import Call, Delivery, Task
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from mockserver.admin import Control
     from mockserver.handlers import Runtime
 
 START_TIMEOUT_SECONDS = 10.0
@@ -33,8 +36,21 @@ class ResponseViolation(AssertionError):
     """The mock answered something its own spec does not allow (strict mode)."""
 
 
+class _QuietDrops(logging.Filter):
+    """Keep the ``drop`` directive's deliberate disconnects out of uvicorn's error log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+_QUIET_DROPS = _QuietDrops()
+
+
 def uvicorn_config(app: Starlette, settings: MockSettings) -> uvicorn.Config:
     """The fast defaults: uvloop and httptools when installed, no per-request log line."""
+    error_log = logging.getLogger("uvicorn.error")
+    if _QUIET_DROPS not in error_log.filters:
+        error_log.addFilter(_QUIET_DROPS)
     return uvicorn.Config(
         app,
         loop="auto",
@@ -102,9 +118,46 @@ class MockServer:
     def tasks(self) -> tuple[Task, ...]:
         return self.runtime.store.tasks()
 
+    @property
+    def control(self) -> Control:
+        control: Control = self.app.state.control
+        return control
+
     def reset(self) -> None:
-        """Forget tasks, balances and the journal."""
-        self.runtime.store.reset()
+        """Forget tasks, balances, the journal, deliveries and the scenario."""
+        self.control.reset()
+
+    def scenario(self, directives: str) -> None:
+        """Apply directives (``"content-moderated"``, ``"poll-503=2"``) until the next reset."""
+        self.control.set_scenario(directives)
+
+    def calls_where(
+        self, *, path: str | None = None, status: int | None = None, verdict: str | None = None
+    ) -> tuple[Call, ...]:
+        """The journal filtered by path, status and verdict (``"accepted"``/``"rejected"``)."""
+        return self.control.calls(path=path, status=status, verdict=verdict)
+
+    def set_credits(self, api_key: str, credits: float) -> None:
+        self.control.set_credits(api_key, credits)
+
+    @property
+    def deliveries(self) -> tuple[Delivery, ...]:
+        """Webhook deliveries so far, with every attempt."""
+        return self.control.deliveries()
+
+    def wait_for_deliveries(self, count: int = 1, timeout: float = 5.0) -> tuple[Delivery, ...]:
+        """Wait until ``count`` webhooks are delivered, skipped or out of retries."""
+        attempts_allowed = 1 + len(self.settings.webhook_retry_delays)
+        deadline = time.monotonic() + timeout
+        while True:
+            done = tuple(
+                d
+                for d in self.deliveries
+                if d.delivered or d.skipped or len(d.attempts) >= attempts_allowed
+            )
+            if len(done) >= count or time.monotonic() > deadline:
+                return done
+            time.sleep(0.01)
 
     def check(self) -> None:
         """Raise ``ResponseViolation`` if the mock sent a response that breaks the spec."""

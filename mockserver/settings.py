@@ -42,6 +42,25 @@ class SubmitCost(enum.Enum):
     """The endpoint's price in credits and the megapixels, as FLUX.2 endpoints answer."""
 
 
+class WebhookStyle(enum.Enum):
+    """The payload shape POSTed to ``webhook_url`` (two are seen in the wild)."""
+
+    TASK_ID = "task_id"
+    """``{"task_id", "status": "SUCCESS"|"FAILED", ...}``, as production receivers expect."""
+    ID = "id"
+    """``{"id", "status": "Ready", "result", "timestamp"}``: what BFL's skill docs describe."""
+
+
+class WebhookSignature(enum.Enum):
+    """How the ``webhook_secret`` travels with a delivery."""
+
+    SECRET = "secret"
+    """The secret itself, in the signature header."""
+    HMAC_SHA256 = "hmac-sha256"
+    """``sha256=<hex HMAC-SHA256(secret, raw body)>`` in the signature header."""
+    NONE = "none"
+
+
 def setting(default: Any = dataclasses.MISSING, *, factory: Any = None, help: str) -> Any:
     """A settings field; ``help`` feeds ``bfl-mock serve --help`` and the README table."""
     if factory is not None:
@@ -108,6 +127,28 @@ class MockSettings:
     framework_500s: bool = setting(
         False, help="answer 500 where FastAPI itself crashes (NaN in a 422 input, bad bytes)"
     )
+    scenario: str = setting(
+        "", help="directives applied to every request, e.g. 'poll-503=1, latency=0.2'"
+    )
+    admin: bool = setting(True, help="serve the admin API under /_mock (off: 404 there)")
+    max_active_tasks: int = setting(
+        24, help="unfinished tasks one key may have; more submits get 429"
+    )
+    retry_after_seconds: int = setting(1, help="Retry-After sent with 429 and 503")
+    webhook_style: WebhookStyle = setting(
+        WebhookStyle.TASK_ID, help="webhook payload: 'task_id' (SUCCESS/FAILED) or 'id' (Ready)"
+    )
+    webhook_signature: WebhookSignature = setting(
+        WebhookSignature.SECRET,
+        help="how webhook_secret is sent: 'secret', 'hmac-sha256' or 'none'",
+    )
+    webhook_signature_header: str = setting(
+        "x-webhook-secret", help="header carrying the webhook secret or signature"
+    )
+    webhook_timeout_seconds: float = setting(10.0, help="seconds to wait for a webhook receiver")
+    webhook_retry_delays: tuple[float, ...] = setting(
+        (1.0, 5.0, 30.0), help="seconds before each retry of a failed webhook, comma-separated"
+    )
     strict: bool = setting(
         False, help="check every response against the spec and record violations"
     )
@@ -120,10 +161,20 @@ class MockSettings:
             raise SettingsError(
                 f"unknown_task_status_code must be 200 or 404, not {self.unknown_task_status_code}"
             )
-        for name in ("generation_seconds", "sample_ttl_seconds"):
+        if any(delay < 0 for delay in self.webhook_retry_delays):
+            raise SettingsError(
+                f"webhook_retry_delays must not be negative: {self.webhook_retry_delays}"
+            )
+        for name in ("generation_seconds", "sample_ttl_seconds", "webhook_timeout_seconds"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must not be negative, not {getattr(self, name)}")
-        for name in ("polls_until_ready", "journal_limit", "image_cache_bytes"):
+        for name in (
+            "polls_until_ready",
+            "journal_limit",
+            "image_cache_bytes",
+            "max_active_tasks",
+            "retry_after_seconds",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must not be negative, not {getattr(self, name)}")
         if not 0 <= self.port <= 65535:
@@ -183,6 +234,8 @@ def parse_value(key: str, text: str, annotation: Any) -> Any:
             return annotation(text.strip().lower())
         if origin is frozenset:
             return frozenset(item.strip() for item in text.split(",") if item.strip())
+        if origin is tuple:
+            return tuple(float(item) for item in text.split(",") if item.strip())
         if origin is Mapping:
             pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
             return {name.strip(): float(value) for name, value in pairs}
@@ -196,6 +249,6 @@ def _describe(annotation: Any) -> str:
         return "choice among " + ", ".join(member.value for member in annotation)
     if typing.get_origin(annotation) is Mapping:
         return "list of PATH=NUMBER pairs"
-    if typing.get_origin(annotation) is frozenset:
+    if typing.get_origin(annotation) in (frozenset, tuple):
         return "comma-separated list"
     return getattr(annotation, "__name__", str(annotation))

@@ -19,10 +19,14 @@ from typing import Any, Protocol
 from mockserver.clock import Clock
 from mockserver.generation import Generation
 from mockserver.lifecycle import Progression, stage_at
+from mockserver.scenarios import NO_SCENARIO, Scenario, Target
 from mockserver.spec import TaskStatus
 
 RANDOM_SEED_LIMIT = 2**32
 """Seeds the real API picks when none is sent were all below 2**32."""
+ACCEPTED, REJECTED = "accepted", "rejected"
+SERVER_SCOPE = ""
+"""Fault counters of the server-wide scenario (task scopes use the task id)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -36,6 +40,8 @@ class Task:
     outcome: TaskStatus = TaskStatus.READY
     """The final status this task will reach."""
     outcome_details: Mapping[str, Any] | None = None
+    scenario: Scenario = NO_SCENARIO
+    """Faults and other directives this task was submitted with."""
     polls: int = 0
     status: TaskStatus = TaskStatus.PENDING
     progress: float | None = None
@@ -70,9 +76,52 @@ class Call:
     def accepted(self) -> bool:
         return not self.problems
 
+    @property
+    def verdict(self) -> str:
+        return ACCEPTED if self.accepted else REJECTED
+
     def header(self, name: str) -> str | None:
         lowered = name.lower()
         return next((value for key, value in self.headers if key.lower() == lowered), None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    at: float
+    status: int | None
+    """The receiver's HTTP status, or None when no answer came."""
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook: what the mock sent where, and each attempt's result."""
+
+    task_id: str
+    url: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    attempts: tuple[DeliveryAttempt, ...] = ()
+    delivered: bool = False
+    skipped: bool = False
+    """Not sent at all (the ``webhook-lost`` directive)."""
+
+
+def filter_calls(
+    calls: tuple[Call, ...],
+    *,
+    path: str | None = None,
+    status: int | None = None,
+    verdict: str | None = None,
+) -> tuple[Call, ...]:
+    """The calls matching every given criterion."""
+    return tuple(
+        call
+        for call in calls
+        if (path is None or call.path == path)
+        and (status is None or call.status == status)
+        and (verdict is None or call.verdict == verdict)
+    )
 
 
 class TaskStore(Protocol):
@@ -83,15 +132,24 @@ class TaskStore(Protocol):
         *,
         outcome: TaskStatus = ...,
         outcome_details: Mapping[str, Any] | None = ...,
+        scenario: Scenario = ...,
     ) -> Task: ...
     def poll(self, task_id: str) -> Task | None: ...
     def task(self, task_id: str) -> Task | None: ...
+    def complete(self, task_id: str) -> Task | None: ...
     def task_by_blob(self, blob: str) -> Task | None: ...
     def balance(self, api_key: str) -> float: ...
+    def set_balance(self, api_key: str, credits: float) -> None: ...
+    def available(self, api_key: str) -> float: ...
     def active_tasks(self, api_key: str | None) -> int: ...
+    def scenario(self) -> Scenario: ...
+    def set_scenario(self, scenario: Scenario) -> None: ...
+    def take_fault(self, scope: str, target: Target, times: int | None) -> bool: ...
     def record(self, call: Call) -> None: ...
     def calls(self) -> tuple[Call, ...]: ...
     def tasks(self) -> tuple[Task, ...]: ...
+    def record_delivery(self, delivery: Delivery) -> None: ...
+    def deliveries(self) -> tuple[Delivery, ...]: ...
     def reset(self) -> None: ...
 
 
@@ -107,6 +165,7 @@ class MemoryStore:
         seed: int | None = None,
         journal_limit: int = 10_000,
         task_limit: int = 100_000,
+        scenario: Scenario = NO_SCENARIO,
     ) -> None:
         self._progression = progression
         self._starting_credits = starting_credits
@@ -114,6 +173,7 @@ class MemoryStore:
         self._seed = seed
         self._journal_limit = journal_limit
         self._task_limit = task_limit
+        self._default_scenario = scenario
         self._lock = threading.RLock()
         self.reset()
 
@@ -126,6 +186,9 @@ class MemoryStore:
             self._uncharged: dict[str | None, set[str]] = collections.defaultdict(set)
             self._balances: dict[str, float] = {}
             self._journal: collections.deque[Call] = collections.deque(maxlen=self._journal_limit)
+            self._scenario = self._default_scenario
+            self._fault_hits: collections.Counter[tuple[str, Target]] = collections.Counter()
+            self._deliveries: dict[str, Delivery] = {}
 
     def now(self) -> float:
         return self._clock.now()
@@ -136,6 +199,7 @@ class MemoryStore:
         *,
         outcome: TaskStatus = TaskStatus.READY,
         outcome_details: Mapping[str, Any] | None = None,
+        scenario: Scenario = NO_SCENARIO,
     ) -> Task:
         with self._lock:
             rng = self._random
@@ -149,6 +213,7 @@ class MemoryStore:
                 blob=f"{rng.getrandbits(128):032x}",
                 outcome=outcome,
                 outcome_details=outcome_details,
+                scenario=scenario,
             )
             self._tasks[task.id] = task
             self._blobs[task.blob] = task.id
@@ -189,6 +254,64 @@ class MemoryStore:
             self._settle(api_key)
             tasks = (self._tasks[task_id] for task_id in self._uncharged.get(api_key, ()))
             return sum(1 for task in tasks if not task.status.is_final)
+
+    def complete(self, task_id: str) -> Task | None:
+        """Finish the task now, whatever the timing (webhook tasks are never polled)."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None or task.status.is_final:
+                return task
+            now = self._clock.now()
+            return self._advance(
+                dataclasses.replace(
+                    task,
+                    status=task.outcome,
+                    progress=None,
+                    started_at=task.created_at,
+                    finished_at=now,
+                )
+            )
+
+    def set_balance(self, api_key: str, credits: float) -> None:
+        with self._lock:
+            self._settle(api_key)
+            self._balances[api_key] = credits
+
+    def available(self, api_key: str) -> float:
+        """The balance less what this key's unfinished tasks will cost when Ready."""
+        with self._lock:
+            balance = self.balance(api_key)
+            tasks = (self._tasks[task_id] for task_id in self._uncharged.get(api_key, ()))
+            return balance - sum(
+                task.generation.price for task in tasks if task.outcome is TaskStatus.READY
+            )
+
+    def scenario(self) -> Scenario:
+        return self._scenario
+
+    def set_scenario(self, scenario: Scenario) -> None:
+        """Apply ``scenario`` to every request until the next reset."""
+        with self._lock:
+            self._scenario = scenario
+            self._fault_hits = collections.Counter(
+                {key: n for key, n in self._fault_hits.items() if key[0] != SERVER_SCOPE}
+            )
+
+    def take_fault(self, scope: str, target: Target, times: int | None) -> bool:
+        """Whether a status fault limited to ``times`` exchanges still applies, counting it."""
+        if times is None:
+            return True
+        with self._lock:
+            self._fault_hits[scope, target] += 1
+            return self._fault_hits[scope, target] <= times
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        with self._lock:
+            self._deliveries[delivery.task_id] = delivery
+
+    def deliveries(self) -> tuple[Delivery, ...]:
+        with self._lock:
+            return tuple(self._deliveries.values())
 
     def record(self, call: Call) -> None:
         self._journal.append(call)

@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from starlette.testclient import TestClient
-from support import ClientFactory
 
 from mockserver.app import create_app
 from mockserver.clock import ManualClock
 from mockserver.settings import MockSettings, Timing
+
+from support import ClientFactory
 
 pytest_plugins = ["pytester"]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from starlette.testclient import TestClient
 
@@ -19,3 +22,65 @@ CREDITS = "/v1/credits"
 
 class ClientFactory(Protocol):
     def __call__(self, **settings: Any) -> TestClient: ...
+
+
+class Received(NamedTuple):
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    """time.monotonic() on arrival."""
+
+
+class WebhookReceiver:
+    """A real HTTP server on 127.0.0.1 that records POSTs and answers ``statuses`` in turn."""
+
+    def __init__(self, statuses: list[int] | None = None, delay: float = 0.0) -> None:
+        self.received: list[Received] = []
+        self.statuses = list(statuses or [])
+        self.delay = delay
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                receiver.received.append(
+                    Received(
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        time.monotonic(),
+                    )
+                )
+                time.sleep(receiver.delay)
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def wait(self, count: int, timeout: float = 5.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.received

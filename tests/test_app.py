@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
-from support import AUTH, CREDITS, RESULT, ROOT, SUBMIT, ClientFactory
 
 from mockserver.clock import ManualClock
 from mockserver.settings import SubmitCost, Timing
+
+from support import AUTH, CREDITS, RESULT, ROOT, SUBMIT, ClientFactory
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 

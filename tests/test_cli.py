@@ -9,10 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import FULL_SPEC
 
 from mockserver.cli import _parser, main, settings_from
 from mockserver.settings import Timing
+
+from support import FULL_SPEC
 
 
 def parse(*argv: str, environ: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
-from support import AUTH, FULL_SPEC, ClientFactory
 
 from mockserver.spec import OperationKind, load_spec
+
+from support import AUTH, FULL_SPEC, ClientFactory
 
 SPEC = load_spec(FULL_SPEC)
 GENERATION = [op for op in SPEC.operations if op.kind is OperationKind.GENERATION]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from support import ROOT
-
 from mockserver.settings import MockSettings
+
+from support import ROOT
 
 README = (ROOT / "README.md").read_text()
 

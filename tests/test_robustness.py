@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
-from support import AUTH, FULL_SPEC
 
 from mockserver.app import create_app
 from mockserver.settings import MockSettings, Timing
 from mockserver.spec import load_spec
+
+from support import AUTH, FULL_SPEC
 
 SPEC = load_spec(FULL_SPEC)
 APP = create_app(MockSettings(spec=FULL_SPEC, timing=Timing.POLLS, seed=0, strict=True))

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from support import ROOT
 
 from mockserver.errors import SpecError
 from mockserver.schema_models import ModelBuilder
 from mockserver.spec import Spec, parse_spec
+
+from support import ROOT
 
 
 def spec_with(**schemas: Any) -> Spec:

@@ -5,10 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import FULL_SPEC, ROOT, SPECS
 
 from mockserver.errors import SpecError
 from mockserver.spec import OperationKind, TaskStatus, load_spec, parse_spec
+
+from support import FULL_SPEC, ROOT, SPECS
 
 
 def test_bundled_spec_is_the_root_openapi_json() -> None:

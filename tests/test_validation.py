@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+
 from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory
 
 JSON = {"content-type": "application/json"}

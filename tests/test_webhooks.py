@@ -1,0 +1,189 @@
+"""Webhook delivery to a real HTTP receiver: payload styles, signatures, retries, journal."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from mockserver.server import MockServer
+from mockserver.settings import MockSettings, Timing, WebhookSignature, WebhookStyle
+
+from support import AUTH, RESULT, SUBMIT, ClientFactory, WebhookReceiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as running:
+        yield running
+
+
+def wait_deliveries(client: TestClient, count: int, timeout: float = 5.0) -> list[object]:
+    store = client.app.state.runtime.store  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [d for d in store.deliveries() if d.delivered or d.skipped]
+        if len(done) >= count:
+            return done
+        time.sleep(0.01)
+    return list(store.deliveries())
+
+
+def test_submit_with_webhook_answers_async_webhook_response(
+    client: TestClient, receiver: WebhookReceiver
+) -> None:
+    response = client.post(
+        SUBMIT, json={"prompt": "a fox", "webhook_url": receiver.url}, headers=AUTH
+    )
+    assert response.status_code == 200
+    task_id = response.json()["id"]
+    assert (
+        response.content
+        == (
+            f'{{"id":"{task_id}","status":"Pending","webhook_url":"{receiver.url}",'
+            '"cost":null,"input_mp":null,"output_mp":null}'
+        ).encode()
+    )
+
+
+def test_default_delivery_is_task_id_style_with_the_secret_header(
+    client: TestClient, receiver: WebhookReceiver
+) -> None:
+    body = {"prompt": "a fox", "seed": 5, "webhook_url": receiver.url, "webhook_secret": "s3"}
+    task_id = client.post(SUBMIT, json=body, headers=AUTH).json()["id"]
+    (received,) = receiver.wait(1)
+    assert received.path == "/hook"
+    assert received.headers["content-type"] == "application/json"
+    assert received.headers["x-webhook-secret"] == "s3"
+    payload = json.loads(received.body)
+    assert list(payload) == ["task_id", "status", "result", "error"]
+    assert (payload["task_id"], payload["status"], payload["error"]) == (task_id, "SUCCESS", None)
+    assert list(payload["result"]) == [
+        "sample",
+        "prompt",
+        "seed",
+        "start_time",
+        "end_time",
+        "duration",
+    ]
+    assert payload["result"]["seed"] == 5
+    assert client.get(payload["result"]["sample"]).status_code == 200
+    # The task finished for polling clients too.
+    assert client.get(RESULT, params={"id": task_id}).json()["status"] == "Ready"
+
+
+def test_id_style_with_hmac_signature(
+    make_client: ClientFactory, receiver: WebhookReceiver
+) -> None:
+    client = make_client(
+        webhook_style=WebhookStyle.ID,
+        webhook_signature=WebhookSignature.HMAC_SHA256,
+        webhook_signature_header="X-BFL-Signature",
+    )
+    body = {"prompt": "x", "webhook_url": receiver.url, "webhook_secret": "key"}
+    task_id = client.post(SUBMIT, json=body, headers=AUTH).json()["id"]
+    (received,) = receiver.wait(1)
+    expected = hmac.new(b"key", received.body, hashlib.sha256).hexdigest()
+    assert received.headers["x-bfl-signature"] == f"sha256={expected}"
+    payload = json.loads(received.body)
+    assert list(payload) == ["id", "status", "result", "timestamp"]
+    assert (payload["id"], payload["status"]) == (task_id, "Ready")
+
+
+def test_failed_task_is_delivered_as_failed(client: TestClient, receiver: WebhookReceiver) -> None:
+    body = {"prompt": "[mock:content-moderated]", "webhook_url": receiver.url}
+    task_id = client.post(SUBMIT, json=body, headers=AUTH).json()["id"]
+    (received,) = receiver.wait(1)
+    assert json.loads(received.body) == {
+        "task_id": task_id,
+        "status": "FAILED",
+        "result": None,
+        "error": "Content Moderated",
+    }
+    assert "x-webhook-secret" not in received.headers  # no secret, no header
+
+
+def test_failed_delivery_is_retried_with_backoff_and_journaled(make_client: ClientFactory) -> None:
+    client = make_client(webhook_retry_delays=(0.05, 0.1))
+    with WebhookReceiver(statuses=[500, 502, 200]) as receiver:
+        client.post(SUBMIT, json={"webhook_url": receiver.url}, headers=AUTH)
+        (delivery,) = wait_deliveries(client, 1)
+        assert len(receiver.received) == 3
+    assert delivery.delivered  # type: ignore[attr-defined]
+    attempts = delivery.attempts  # type: ignore[attr-defined]
+    assert [a.status for a in attempts] == [500, 502, 200]
+    arrivals = [received.at for received in receiver.received]
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1
+
+
+def test_unreachable_receiver_gives_up_after_the_retries(make_client: ClientFactory) -> None:
+    client = make_client(webhook_retry_delays=(0.01,), webhook_timeout_seconds=0.5)
+    with WebhookReceiver() as receiver:
+        dead = receiver.url
+    client.post(SUBMIT, json={"webhook_url": dead}, headers=AUTH)
+    store = client.app.state.runtime.store  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not (
+        store.deliveries() and len(store.deliveries()[0].attempts) == 2
+    ):
+        time.sleep(0.01)
+    (delivery,) = store.deliveries()
+    assert not delivery.delivered
+    assert [a.status for a in delivery.attempts] == [None, None]
+    assert delivery.attempts[0].error.startswith("ConnectError")
+
+
+def test_slow_receiver_times_out(make_client: ClientFactory) -> None:
+    client = make_client(webhook_retry_delays=(), webhook_timeout_seconds=0.1)
+    with WebhookReceiver(delay=0.5) as receiver:
+        client.post(SUBMIT, json={"webhook_url": receiver.url}, headers=AUTH)
+        store = client.app.state.runtime.store  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not (
+            store.deliveries() and store.deliveries()[0].attempts
+        ):
+            time.sleep(0.01)
+    (attempt,) = store.deliveries()[0].attempts
+    assert attempt.status is None and attempt.error.startswith("ReadTimeout")
+
+
+def test_webhook_lost_directive_skips_delivery(
+    client: TestClient, receiver: WebhookReceiver
+) -> None:
+    client.post(
+        SUBMIT, json={"prompt": "[mock:webhook-lost]", "webhook_url": receiver.url}, headers=AUTH
+    )
+    (delivery,) = wait_deliveries(client, 1)
+    assert delivery.skipped and not delivery.attempts  # type: ignore[attr-defined]
+    time.sleep(0.1)
+    assert receiver.received == []
+
+
+def test_a_reset_while_waiting_cancels_the_delivery() -> None:
+    settings = MockSettings(port=0, timing=Timing.TIME, generation_seconds=0.2, seed=1)
+    with WebhookReceiver() as receiver, MockServer(settings) as server:
+        import httpx
+
+        httpx.post(server.url + SUBMIT, json={"webhook_url": receiver.url}, headers={"x-key": "k"})
+        server.reset()
+        time.sleep(0.4)
+        assert server.deliveries == () and receiver.received == []
+
+
+def test_delivery_waits_for_the_generation_time_on_a_live_server() -> None:
+    settings = MockSettings(port=0, timing=Timing.TIME, generation_seconds=0.3, seed=1)
+    with WebhookReceiver() as receiver, MockServer(settings) as server:
+        import httpx
+
+        started = time.monotonic()
+        httpx.post(server.url + SUBMIT, json={"webhook_url": receiver.url}, headers={"x-key": "k"})
+        (delivery,) = server.wait_for_deliveries(1)
+        assert delivery.delivered
+        assert time.monotonic() - started >= 0.3
+        assert len(receiver.received) == 1
