@@ -8,21 +8,25 @@ fixture, so every way of steering the mock shares one implementation.
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mockserver import scenarios
-from mockserver.handlers import Runtime
+from mockserver.handlers import Runtime, sample_result
 from mockserver.responses import detail, json_response
 from mockserver.scenarios import DirectiveError, Scenario
+from mockserver.spec import TaskStatus
 from mockserver.store import Call, Delivery, Task, filter_calls
 
 ADMIN_ROOT = "/_mock"
+DASHBOARD_ROWS = 50
+DASHBOARD_REFRESH_SECONDS = 2
 
 
 class Control:
@@ -57,6 +61,12 @@ class Control:
 
     def reset(self) -> None:
         self._rt.store.reset()
+
+    def sample_url(self, task: Task, origin: str = "") -> str | None:
+        """A signed URL of a Ready task's image (relative unless ``origin`` is given)."""
+        if task.status is not TaskStatus.READY:
+            return None
+        return sample_result(self._rt, origin, task).sample
 
 
 def admin_routes(control: Control) -> list[BaseRoute]:
@@ -108,7 +118,11 @@ def admin_routes(control: Control) -> list[BaseRoute]:
         control.reset()
         return Response(status_code=204)
 
+    async def dashboard(request: Request) -> Response:
+        return HTMLResponse(render_dashboard(control))
+
     return [
+        route("/", "GET", dashboard),
         route("/journal", "GET", journal),
         route("/tasks", "GET", tasks),
         route("/webhooks", "GET", webhooks),
@@ -118,6 +132,56 @@ def admin_routes(control: Control) -> list[BaseRoute]:
         route("/credits", "PUT", put_credits),
         route("/reset", "POST", reset),
     ]
+
+
+def render_dashboard(control: Control) -> str:
+    """A page for people: the scenario, recent tasks with their images, recent requests."""
+    task_rows = "".join(
+        _row(
+            f"<code>{html.escape(task.id)}</code>",
+            html.escape(task.generation.endpoint),
+            task.status.name,
+            f"{task.generation.width}×{task.generation.height} "
+            + html.escape(task.generation.output_format),
+            _thumbnail(control.sample_url(task)),
+        )
+        for task in control.tasks()[-DASHBOARD_ROWS:][::-1]
+    )
+    call_rows = "".join(
+        _row(
+            html.escape(call.method),
+            html.escape(call.path + ("?" + call.query if call.query else "")),
+            str(call.status),
+            html.escape("; ".join(call.problems)) or call.verdict,
+        )
+        for call in control.calls()[-DASHBOARD_ROWS:][::-1]
+    )
+    scenario = html.escape(json.dumps(_scenario_json(control.scenario())))
+    return (
+        "<!doctype html><html><head><meta charset=utf-8>"
+        f'<meta http-equiv="refresh" content="{DASHBOARD_REFRESH_SECONDS}">'
+        "<title>bfl-mock</title><style>body{font:14px sans-serif;margin:2em}"
+        "td,th{padding:2px 8px;text-align:left;vertical-align:top}img{max-height:64px}</style>"
+        f"</head><body><h1>bfl-mock</h1><p>Scenario: <code>{scenario}</code></p>"
+        "<h2>Tasks</h2><table>"
+        + _row("id", "endpoint", "status", "size", "image", cell="th")
+        + task_rows
+        + "</table><h2>Requests</h2><table>"
+        + _row("method", "path", "status", "verdict", cell="th")
+        + call_rows
+        + "</table></body></html>"
+    )
+
+
+def _row(*cells: str, cell: str = "td") -> str:
+    return "<tr>" + "".join(f"<{cell}>{text}</{cell}>" for text in cells) + "</tr>"
+
+
+def _thumbnail(url: str | None) -> str:
+    if url is None:
+        return ""
+    escaped = html.escape(url)
+    return f'<a href="{escaped}"><img src="{escaped}" alt="sample"></a>'
 
 
 def _directives(text: str) -> str:

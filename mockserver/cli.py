@@ -18,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from mockserver import __version__
+from mockserver.admin import ADMIN_ROOT
 from mockserver.app import create_app
 from mockserver.errors import MockServerError
 from mockserver.handlers import Runtime
@@ -127,5 +128,6 @@ def _banner(runtime: Runtime, origin: str) -> str:
             f"  try:  curl -s -X POST {origin}{generation[0].path} -H 'x-key: test' "
             """-H 'content-type: application/json' -d '{"prompt": "a red fox"}'"""
         )
-    lines.append(f"  spec: {origin}/openapi.json   (Ctrl+C to stop)")
+    dashboard = f"   dashboard: {origin}{ADMIN_ROOT}/" if settings.admin else ""
+    lines.append(f"  spec: {origin}/openapi.json{dashboard}   (Ctrl+C to stop)")
     return "\n".join(lines)

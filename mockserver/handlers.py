@@ -86,7 +86,7 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
     task = rt.store.new_task(generation, outcome=outcome, outcome_details=details, scenario=own)
     origin = rt.origin(request)
     if generation.webhook_url is not None:
-        rt.webhooks.schedule(task, lambda finished: _result(rt, origin, finished))
+        rt.webhooks.schedule(task, lambda finished: sample_result(rt, origin, finished))
     response = rt.renderer.submitted(
         task_id=task.id,
         polling_url=rt.polling_url(origin, task.id),
@@ -147,14 +147,14 @@ async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Acc
         response = rt.renderer.task(
             task_id=task.id,
             status=task.status,
-            result=_result(rt, rt.origin(request), task) if ready else None,
+            result=sample_result(rt, rt.origin(request), task) if ready else None,
             progress=task.progress,
             details=task.details,
         )
     return await _shaped(rt, response, fault)
 
 
-def _result(rt: Runtime, origin: str, task: Task) -> responses.SampleResult:
+def sample_result(rt: Runtime, origin: str, task: Task) -> responses.SampleResult:
     generation = task.generation
     image = _image_request(task)
     ready_at = task.finished_at or task.created_at

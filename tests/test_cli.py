@@ -58,7 +58,8 @@ def test_serve_runs_until_stopped_and_prints_how_to_use_it() -> None:
         match = re.search(r"16 generation endpoint\(s\) on (http://127\.0\.0\.1:\d+)", banner)
         assert match, banner
         lines = [process.stdout.readline() for _ in range(3)]
-        assert "curl -s -X POST" in lines[1] and "/openapi.json" in lines[2]
+        assert "curl -s -X POST" in lines[1]
+        assert "/openapi.json" in lines[2] and f"dashboard: {match.group(1)}/_mock/" in lines[2]
         response = httpx.post(
             match.group(1) + "/v1/flux-dev", json={"prompt": "x"}, headers={"x-key": "k"}
         )
