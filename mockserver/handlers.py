@@ -16,6 +16,7 @@ from mockserver import responses
 from mockserver.delivery import Access, SampleSigner
 from mockserver.generation import read_generation, upsampled
 from mockserver.images import ImageCache, ImageRequest
+from mockserver.ratelimit import PollWindows
 from mockserver.settings import MockSettings
 from mockserver.spec import Operation, OperationKind, Spec, TaskStatus
 from mockserver.store import Task, TaskStore
@@ -34,6 +35,8 @@ class Runtime:
     signer: SampleSigner
     task_id_param: str
     """Name of get_result's query parameter carrying the task id."""
+    poll_windows: PollWindows = dataclasses.field(default_factory=PollWindows)
+    """Each client's window of polls, reported in the rate-limit headers of get_result."""
 
     def origin(self, request: Request) -> str:
         """Where clients reach the mock: the public URL if set, else the request's own origin."""
@@ -66,12 +69,15 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
 
 async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
     task_id = str(accepted.params[rt.task_id_param])
+    client = request.client.host if request.client else ""
+    headers = rt.poll_windows.poll(client, rt.store.now()).headers()
     task = rt.store.poll(task_id)
     if task is None:
         return rt.renderer.task(
             task_id=task_id,
             status=TaskStatus.TASK_NOT_FOUND,
             status_code=rt.settings.unknown_task_status_code,
+            headers=headers,
         )
     return rt.renderer.task(
         task_id=task.id,
@@ -79,6 +85,7 @@ async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Acc
         result=_result(rt, request, task) if task.status is TaskStatus.READY else None,
         progress=task.progress,
         details=task.details,
+        headers=headers,
     )
 
 
