@@ -61,6 +61,7 @@ class Control:
 
     def reset(self) -> None:
         self._rt.store.reset()
+        self._rt.poll_windows.reset()
 
     def sample_url(self, task: Task, origin: str = "") -> str | None:
         """A signed URL of a Ready task's image (relative unless ``origin`` is given)."""

@@ -19,6 +19,7 @@ from mockserver import moderation, responses, scenarios
 from mockserver.delivery import Access, SampleSigner
 from mockserver.generation import Generation, read_generation, upsampled
 from mockserver.images import ImageCache, ImageRequest
+from mockserver.ratelimit import PollWindows
 from mockserver.scenarios import Fault, Scenario, Target
 from mockserver.settings import MockSettings
 from mockserver.spec import Operation, OperationKind, Spec, TaskStatus
@@ -46,6 +47,8 @@ class Runtime:
     """Draws injected latencies (kept apart from the store's ids and seeds)."""
     task_id_param: str
     """Name of get_result's query parameter carrying the task id."""
+    poll_windows: PollWindows = dataclasses.field(default_factory=PollWindows)
+    """Each client's window of polls, reported in the rate-limit headers of get_result."""
 
     def origin(self, request: Request) -> str:
         """Where clients reach the mock: the public URL if set, else the request's own origin."""
@@ -135,12 +138,15 @@ async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Acc
     fault = _fault(rt, Target.POLL, layers)
     if fault.status is not None:
         return await _shaped(rt, _fault_response(rt, fault.status), fault)
+    client = request.client.host if request.client else ""
+    headers = rt.poll_windows.poll(client, rt.store.now()).headers()
     task = rt.store.poll(task_id)
     if task is None:
         response = rt.renderer.task(
             task_id=task_id,
             status=TaskStatus.TASK_NOT_FOUND,
             status_code=rt.settings.unknown_task_status_code,
+            headers=headers,
         )
     else:
         ready = task.status is TaskStatus.READY
@@ -150,6 +156,7 @@ async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Acc
             result=sample_result(rt, rt.origin(request), task) if ready else None,
             progress=task.progress,
             details=task.details,
+            headers=headers,
         )
     return await _shaped(rt, response, fault)
 

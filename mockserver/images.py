@@ -58,8 +58,11 @@ class RenderedImage:
 
 def render(request: ImageRequest) -> RenderedImage:
     """Draw the image: a two-colour gradient and shapes chosen by a hash, and the prompt."""
+    # surrogatepass: a prompt may hold lone surrogates (JSON allows "\ud800"; pydantic too).
     digest = hashlib.sha256(
-        f"{request.prompt}\0{request.seed}\0{request.width}x{request.height}".encode()
+        f"{request.prompt}\0{request.seed}\0{request.width}x{request.height}".encode(
+            "utf-8", "surrogatepass"
+        )
     ).digest()
     size = (request.width, request.height)
     mask = Image.linear_gradient("L").rotate(digest[6] * 360 / 256).resize(size)

@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from mockserver.images import RenderedImage
 from mockserver.settings import SubmitCost, WebhookStyle
 from mockserver.spec import JsonSchema, OperationKind, Spec, TaskStatus
-from mockserver.validation import FieldError, Rejected
+from mockserver.validation import UNPARSABLE_BODY, FieldError, Rejected
 
 JSON = "application/json"
 INSUFFICIENT_CREDITS = "Insufficient credits"
@@ -59,16 +59,35 @@ _AZURE_AUTH_FAILED = (
 )
 
 
-def encode_json(content: Any) -> bytes:
+def _json_text(content: Any) -> str:
     return json.dumps(
         content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
+    )
+
+
+def encode_json(content: Any) -> bytes:
+    """FastAPI's ``JSONResponse.render``: raises ``ValueError`` where FastAPI would crash."""
+    return _json_text(content).encode("utf-8")
+
+
+def encode_json_safely(content: Any) -> bytes:
+    """``encode_json``, with lone surrogates (valid JSON escapes, not UTF-8) as U+FFFD."""
+    text = _json_text(content)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return without_lone_surrogates(text).encode("utf-8")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """``text`` with each unpaired surrogate code point replaced by U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def json_response(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    return Response(encode_json(content), status_code, headers, media_type=JSON)
+    return Response(encode_json_safely(content), status_code, headers, media_type=JSON)
 
 
 def detail(status_code: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -85,11 +104,18 @@ def rejection(rejected: Rejected, *, framework_500s: bool) -> Response:
         return detail(rejected.status, rejected.detail or "", rejected.headers)
     try:
         body = encode_json({"detail": [_error_entry(e, lenient=False) for e in rejected.errors]})
-    except ValueError:
-        # FastAPI crashes here: NaN or infinity in ``input``, or body bytes not UTF-8.
+    except (ValueError, RecursionError):
+        # FastAPI crashes here: NaN or infinity in ``input``, body bytes or a lone
+        # surrogate that is not UTF-8, or an ``input`` nested too deep to render.
         if framework_500s:
             return internal_error()
-        body = encode_json({"detail": [_error_entry(e, lenient=True) for e in rejected.errors]})
+        try:
+            body = encode_json_safely(
+                {"detail": [_error_entry(e, lenient=True) for e in rejected.errors]}
+            )
+        except RecursionError:
+            # Only a few levels short of what the JSON decoder refuses: answer as if it had.
+            return detail(400, UNPARSABLE_BODY)
     return Response(body, rejected.status, rejected.headers, media_type=JSON)
 
 
@@ -104,12 +130,30 @@ def _jsonable(value: Any, *, lenient: bool) -> Any:
     """What FastAPI's ``jsonable_encoder`` makes of validation inputs and contexts.
 
     With ``lenient``, what FastAPI would crash on is spelled out instead: undecodable
-    bytes with replacement characters, NaN and infinities as strings.
+    bytes with replacement characters, NaN and infinities as strings. Containers are
+    walked with a stack of our own, not by recursion: an input may nest as deep as the
+    JSON decoder allowed, which is deeper than Python recursion here could follow.
     """
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item, lenient=lenient) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item, lenient=lenient) for item in value]
+    root: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any]] = [(value, root, 0)]
+    while pending:
+        item, parent, slot = pending.pop()
+        if isinstance(item, dict):
+            converted: dict[str, Any] = {}
+            for key, child in item.items():
+                converted[str(key)] = None
+                pending.append((child, converted, str(key)))
+            parent[slot] = converted
+        elif isinstance(item, (list, tuple)):
+            items: list[Any] = [None] * len(item)
+            pending.extend((child, items, index) for index, child in enumerate(item))
+            parent[slot] = items
+        else:
+            parent[slot] = _jsonable_scalar(item, lenient=lenient)
+    return root[0]
+
+
+def _jsonable_scalar(value: Any, *, lenient: bool) -> Any:
     if isinstance(value, bytes):
         return value.decode(errors="replace" if lenient else "strict")
     if isinstance(value, float) and lenient and not math.isfinite(value):

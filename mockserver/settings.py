@@ -125,7 +125,8 @@ class MockSettings:
         404, help="HTTP status of a poll for an unknown id: 404 (seen live) or 200 (the spec)"
     )
     framework_500s: bool = setting(
-        False, help="answer 500 where FastAPI itself crashes (NaN in a 422 input, bad bytes)"
+        False,
+        help="answer 500 where FastAPI itself crashes (NaN, bad bytes or lone surrogates in a 422)",
     )
     scenario: str = setting(
         "", help="directives applied to every request, e.g. 'poll-503=1, latency=0.2'"
