@@ -67,14 +67,15 @@ def test_submit_cost_modes(make_client: ClientFactory, mode: SubmitCost, tail: s
 
 
 def test_lifecycle_by_polls_pending_with_progress_then_ready(make_client: ClientFactory) -> None:
-    client = make_client(polls_until_ready=3)
+    client = make_client(polls_until_ready=4)
     task = submit(client, {"prompt": "a red fox in snow", "seed": 42})
     url = str(task["polling_url"])
-    seen = [client.get(url).json() for _ in range(4)]
+    seen = [client.get(url).json() for _ in range(5)]
     assert [(s["status"], s["progress"]) for s in seen] == [
         ("Pending", None),
         ("Pending", 0.5),
         ("Pending", 1.0),
+        ("Pending", None),
         ("Ready", None),
     ]
     assert list(seen[0]) == ["id", "status", "result", "progress", "details", "preview"]
@@ -107,18 +108,18 @@ def test_first_pending_body_is_byte_exact(client: TestClient) -> None:
 def test_lifecycle_by_time_follows_the_clock(
     make_client: ClientFactory, clock: ManualClock
 ) -> None:
-    client = make_client(timing=Timing.TIME, generation_seconds=11.0)
+    client = make_client(timing=Timing.TIME, generation_seconds=12.0)
     task = submit(client)
     progress = []
-    for _ in range(11):
+    for _ in range(12):
         progress.append(client.get(RESULT, params={"id": task["id"]}).json()["progress"])
         clock.advance(1.0)
-    assert progress == [None, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    assert progress == [None, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, None]
     ready = client.get(RESULT, params={"id": task["id"]}).json()
     assert ready["status"] == "Ready"
     result = ready["result"]
     assert result["end_time"] - result["start_time"] == pytest.approx(result["duration"])
-    assert result["duration"] == pytest.approx(10.0)
+    assert result["duration"] == pytest.approx(11.0)
     assert isinstance(result["start_time"], float)
 
 

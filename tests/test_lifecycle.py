@@ -16,8 +16,9 @@ def by_polls(pending: int) -> Progression:
         (0, []),
         (1, [None]),
         (2, [None, 1.0]),
-        (3, [None, 0.5, 1.0]),
-        (11, [None, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]),
+        (3, [None, 1.0, None]),
+        (4, [None, 0.5, 1.0, None]),
+        (12, [None, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, None]),
     ],
 )
 def test_poll_count_progression(pending: int, progress: list[float | None]) -> None:
@@ -27,13 +28,14 @@ def test_poll_count_progression(pending: int, progress: list[float | None]) -> N
     assert stages[pending] == Stage(finished=True, finished_at=5, started_at=0)
 
 
-def test_time_progression_has_a_queue_phase_then_tenths() -> None:
-    progression = Progression(Timing.TIME, 11.0, 0)
-    seen = [stage_at(progression, created_at=100, now=100 + t, polls=0) for t in range(12)]
-    assert [s.progress for s in seen[:11]] == [
-        None, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0,
+def test_time_progression_is_queued_then_tenths_then_finishing() -> None:
+    progression = Progression(Timing.TIME, 12.0, 0)
+    seen = [stage_at(progression, created_at=100, now=100 + t, polls=0) for t in range(13)]
+    assert [s.progress for s in seen[:12]] == [
+        None, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, None,
     ]  # fmt: skip
-    assert seen[11] == Stage(finished=True, finished_at=111.0, started_at=101.0)
+    assert not any(s.finished for s in seen[:12])
+    assert seen[12] == Stage(finished=True, finished_at=112.0, started_at=101.0)
 
 
 def test_zero_seconds_is_ready_at_once() -> None:

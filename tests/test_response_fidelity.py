@@ -93,11 +93,14 @@ def test_progress_rises_in_tenths_then_ready_at_the_captured_poll_rate(
         clock.advance(CAPTURED_POLL_INTERVAL)
     progress = [value for _, value in seen[:-1]]
     queued = progress.index(0.1)
+    finishing = len(progress) - progress[::-1].index(1.0)
     assert queued >= 1 and progress[:queued] == [None] * queued
-    rising = [value for value in progress[queued:] if value is not None]
-    assert rising == progress[queued:] and rising == sorted(rising)
+    # As captured: tenths, repeated when polled often, then null just before Ready.
+    rising = [value for value in progress[queued:finishing] if value is not None]
+    assert rising == progress[queued:finishing] and rising == sorted(rising)
     assert len(set(rising)) == 10 < len(rising)
     assert set(rising) == {step / 10 for step in range(1, 11)}
+    assert progress[finishing:] and set(progress[finishing:]) == {None}
     assert seen[-1] == ("Ready", None)
 
 
