@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +24,7 @@ from mockserver import handlers, responses
 from mockserver.clock import Clock, SystemClock
 from mockserver.conformance import ResponseChecker
 from mockserver.delivery import DELIVERY_ROUTE, SampleSigner
+from mockserver.dispatch import MockApp
 from mockserver.errors import SpecError
 from mockserver.images import ImageCache, ImageRequest, render
 from mockserver.lifecycle import Progression
@@ -32,6 +35,8 @@ from mockserver.store import Call, MemoryStore, TaskStore
 from mockserver.validation import Rejected, RequestValidator
 
 OPENAPI_ROUTE = "/openapi.json"
+_NO_VALUES: Mapping[str, str] = {}
+_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _WARM_UP_IMAGE = ImageRequest(prompt="", seed=0, width=32, height=32, output_format="jpeg")
 
 
@@ -50,27 +55,48 @@ class Journal:
         operation: Operation | None,
         problems: tuple[str, ...] = (),
     ) -> None:
-        body = await request.body()
+        scope = request.scope
+        # A request without Content-Length or Transfer-Encoding has no body (RFC 9112
+        # 6.3): most polls and downloads. Reading it would still wait on the server.
+        body = await request.body() if _may_have_body(scope["headers"]) else b""
+        response_body = bytes(response.body)
         response_problems: tuple[str, ...] = ()
         if self._checker is not None and operation is not None:
             response_problems = self._checker.problems(
-                operation, response.status_code, bytes(response.body)
+                operation, response.status_code, response_body
             )
+        # Read straight from the ASGI scope: request.url would build and re-split a
+        # URL on every request just to give back the path and query uvicorn parsed.
         self._store.record(
             Call(
                 at=self._store.now(),
-                method=request.method,
-                path=request.url.path,
-                query=request.url.query,
-                headers=tuple(request.headers.items()),
+                method=scope["method"],
+                path=scope["path"],
+                query=scope["query_string"].decode("utf-8", "replace"),
+                headers=tuple(
+                    [
+                        (name.decode("latin-1"), value.decode("latin-1"))
+                        for name, value in scope["headers"]
+                    ]
+                ),
                 body=body,
                 status=response.status_code,
-                response_body=bytes(response.body),
+                response_body=response_body,
                 operation_id=operation.operation_id if operation else None,
                 problems=problems,
                 response_problems=response_problems,
             )
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _query_params(query_string: bytes) -> QueryParams:
+    """``request.query_params``, parsed once per distinct query (a task is polled often)."""
+    return QueryParams(query_string)
+
+
+def _may_have_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name in _BODY_HEADERS for name, _ in headers)
 
 
 def create_app(
@@ -143,9 +169,7 @@ def create_app(
         await journal.record(request, response, operation=None, problems=(str(error.detail),))
         return response
 
-    app = Starlette(
-        routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
-    )
+    app = MockApp(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.runtime = runtime
     return app
 
@@ -163,12 +187,15 @@ def _operation_endpoint(
             body = validator.parse_body(await request.body(), request.headers.get("content-type"))
         outcome = body
         if not isinstance(body, Rejected):
+            # Query string and cookies are parsed only for operations that declare them.
             outcome = validator.validate(
                 body=body,
-                query=request.query_params,
+                query=_query_params(request.scope["query_string"])
+                if "query" in validator.locations
+                else _NO_VALUES,
                 headers=request.headers,
                 path_params=request.path_params,
-                cookies=request.cookies,
+                cookies=request.cookies if "cookie" in validator.locations else _NO_VALUES,
             )
         if isinstance(outcome, Rejected):
             response = responses.rejection(outcome, framework_500s=framework_500s)

@@ -6,6 +6,7 @@ Requests reach a handler only after ``validation`` accepted them (see ``app``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -34,14 +35,53 @@ class Runtime:
     signer: SampleSigner
     task_id_param: str
     """Name of get_result's query parameter carrying the task id."""
+    result_path: str = dataclasses.field(init=False)
+    """get_result's path, looked up once."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "result_path", self.spec.result_operation.path)
 
     def origin(self, request: Request) -> str:
         """Where clients reach the mock: the public URL if set, else the request's own origin."""
-        return (self.settings.public_url or str(request.base_url)).rstrip("/")
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        scope = request.scope
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        server = scope.get("server")
+        return _origin(
+            scope.get("scheme", "http"),
+            host,
+            None if server is None else tuple(server),
+            scope.get("app_root_path", scope.get("root_path", "")),
+        )
 
     def polling_url(self, request: Request, task_id: str) -> str:
-        query = urllib.parse.urlencode({self.task_id_param: task_id})
-        return f"{self.origin(request)}{self.spec.result_operation.path}?{query}"
+        prefix = _polling_prefix(self.origin(request), self.result_path, self.task_id_param)
+        return prefix + urllib.parse.quote_plus(task_id)
+
+
+# Clients reach the mock by one or a few names: both are computed once per name.
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(scheme: str, host: bytes | None, server: tuple[str, int] | None, root_path: str) -> str:
+    """``str(request.base_url)`` without its final slash, for a request with these parts."""
+    scope = {
+        "type": "http",
+        "scheme": scheme,
+        "server": server,
+        "root_path": root_path,
+        "path": "/",
+        "query_string": b"",
+        "headers": [] if host is None else [(b"host", host)],
+    }
+    return str(Request(scope).base_url).rstrip("/")
+
+
+@functools.lru_cache(maxsize=256)
+def _polling_prefix(origin: str, result_path: str, task_id_param: str) -> str:
+    """The polling URL up to the task id (``urlencode`` quotes both sides with quote_plus)."""
+    return f"{origin}{result_path}?{urllib.parse.quote_plus(task_id_param)}="
 
 
 Handler = Callable[[Runtime, Operation, Request, Accepted], Awaitable[Response]]
@@ -122,7 +162,8 @@ HANDLERS: Mapping[OperationKind, Handler] = {
 async def sample(rt: Runtime, request: Request) -> Response:
     """Serve a signed sample URL, refusing it as Azure Blob Storage does."""
     now = rt.store.now()
-    verdict = rt.signer.verify(request.url.path, request.query_params, now)
+    scope = request.scope
+    verdict = rt.signer.verify_query(scope["path"], scope["query_string"].decode("latin-1"), now)
     if verdict.access is Access.BAD_SIGNATURE:
         return responses.bad_signature(now)
     task = rt.store.task_by_blob(request.path_params["blob"])

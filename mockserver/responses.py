@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import math
@@ -25,6 +26,8 @@ from mockserver.spec import JsonSchema, OperationKind, Spec, TaskStatus
 from mockserver.validation import FieldError, Rejected
 
 JSON = "application/json"
+_JSON_CONTENT_TYPE = (b"content-type", JSON.encode())
+TASK_BODY_MEMO_SIZE = 4096
 XML = "application/xml"
 INTERNAL_ERROR = "Internal Server Error"
 NOT_FOUND = "Not Found"
@@ -51,16 +54,54 @@ _AZURE_AUTH_FAILED = (
 )
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+# The C encoder behind ``_ENCODER``, built once: ``json.dumps`` and ``encode`` build a
+# new one for every body, which costs more than encoding a poll answer. Without the
+# circular-reference check, which bodies built here do not need.
+_C_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE = (
+    _C_MAKE_ENCODER(
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if _C_MAKE_ENCODER is not None
+    else None
+)
+
+
+class PreparedResponse(Response):
+    """A response with its header block encoded beforehand.
+
+    Starlette's ``Response`` encodes every header again for each response.
+    """
+
+    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]):
+        self.body = body
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self.background = None
+
+
 def encode_json(content: Any) -> bytes:
-    return json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
+    if _C_ENCODE is None:  # pragma: no cover - Python without the C accelerator
+        return _ENCODER.encode(content).encode("utf-8")
+    return "".join(_C_ENCODE(content, 0)).encode("utf-8")
 
 
 def json_response(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    return Response(encode_json(content), status_code, headers, media_type=JSON)
+    return json_body_response(encode_json(content), status_code, headers)
+
+
+def json_body_response(
+    body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON body already encoded; its two headers as Starlette's ``Response`` writes them."""
+    if headers or status_code < 200 or status_code in (204, 304):
+        return Response(body, status_code, headers, media_type=JSON)
+    return PreparedResponse(
+        body, status_code, [(b"content-length", str(len(body)).encode()), _JSON_CONTENT_TYPE]
+    )
 
 
 def detail(status_code: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -126,6 +167,13 @@ class SampleResult:
     end_time: float
     duration: float
 
+    def as_json(self) -> dict[str, Any]:
+        """The fields in order; dataclasses.asdict would deep-copy each value, slowly."""
+        return {name: getattr(self, name) for name in _SAMPLE_RESULT_KEYS}
+
+
+_SAMPLE_RESULT_KEYS = tuple(field.name for field in dataclasses.fields(SampleResult))
+
 
 class Renderer:
     """Bodies whose keys and spellings come from one spec."""
@@ -135,6 +183,9 @@ class Renderer:
         self._statuses = spec.statuses
         self._result_keys = spec.result_keys
         self._credits_key = _credits_key(spec)
+        # A task is polled many times with the same answer; its body is a pure function
+        # of these arguments, so each distinct one is encoded once (bounded).
+        self._task_body = functools.lru_cache(maxsize=TASK_BODY_MEMO_SIZE)(self._encode_task)
 
     def status_text(self, status: TaskStatus) -> str:
         return self._statuses[status]
@@ -166,15 +217,28 @@ class Renderer:
         details: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
+        if details is None:
+            body = self._task_body(task_id, status, result, progress)
+        else:  # a mapping: not hashable, and rare (moderation reasons)
+            body = self._encode_task(task_id, status, result, progress, details)
+        return json_body_response(body, status_code, headers)
+
+    def _encode_task(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        result: SampleResult | None,
+        progress: float | None,
+        details: Mapping[str, Any] | None = None,
+    ) -> bytes:
         values = {
             ID: task_id,
             STATUS: self._statuses[status],
-            RESULT: None if result is None else dataclasses.asdict(result),
+            RESULT: None if result is None else result.as_json(),
             PROGRESS: progress,
             DETAILS: None if details is None else dict(details),
         }
-        body = {key: values.get(key) for key in self._result_keys}
-        return json_response(body, status_code, headers)
+        return encode_json({key: values.get(key) for key in self._result_keys})
 
     def credits(self, balance: float) -> Response:
         if self._credits_key is None:
@@ -218,17 +282,30 @@ def _minimal_value(spec: Spec, schema: JsonSchema | None) -> Any:
 
 
 def image(rendered: RenderedImage, *, created_at: float, head: bool = False) -> Response:
+    headers = _image_headers(
+        rendered.md5, rendered.etag, rendered.media_type, len(rendered.data), created_at
+    )
+    # A copy: whoever handles the response after us may add headers to its list.
+    return PreparedResponse(b"" if head else rendered.data, 200, list(headers))
+
+
+@functools.lru_cache(maxsize=1024)
+def _image_headers(
+    md5: str, etag: str, media_type: str, length: int, created_at: float
+) -> tuple[tuple[bytes, bytes], ...]:
+    """Azure's headers for one image, encoded once (keyed without the image's bytes)."""
     headers = {
         **DELIVERY_HEADERS,
-        "Content-MD5": rendered.md5,
-        "ETag": rendered.etag,
+        "Content-MD5": md5,
+        "ETag": etag,
         "Last-Modified": _http_date(created_at),
         "x-ms-creation-time": _http_date(created_at),
+        "content-length": str(length),
+        "content-type": media_type,
     }
-    response = Response(rendered.data, 200, headers, media_type=rendered.media_type)
-    if head:
-        response.body = b""
-    return response
+    return tuple(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    )
 
 
 def azure_error(

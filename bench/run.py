@@ -1,0 +1,586 @@
+"""bfl-mock's benchmark: the mock side by side with a bare Starlette app, in one run.
+
+    tox -e bench                      (from a clean checkout: installs what it needs)
+    python bench/run.py [--rounds 3] [--seconds 5] [--connections 50] [--prism auto|on|off]
+
+For each row (valid submit, invalid submit, poll of a Ready task, poll of a Pending
+task, download of a rendered 1024x768 jpeg) it starts ``bfl-mock serve`` with its
+defaults and ``bench/ceiling.py`` (the same uvicorn settings, an app that does only
+the unavoidable), pinned to one core, and drives each with wrk pinned to the other.
+Rounds alternate which server goes first; the table gives medians over rounds, and
+the ratio mock/ceiling is the median of each round's ratio, as the two were measured
+minutes apart at most on the same machine. Then the start-up time, the first
+renders and the in-process cycles per second. Targets end the output, PASS or MISS.
+
+Only loopback is used, every load is bounded in time, and only the processes this
+script started are stopped (by pid). Results also go to bench/results/ (not in git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import http.client
+import importlib.metadata
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import loadgen
+import prism
+import servers
+from loadgen import Generator, Load, Request
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+SUBMIT_PATH = "/v1/flux-pro-1.1"
+KEY = "bench-key"
+PROMPT = "a red fox in fresh snow, golden hour"
+VALID_BODY = json.dumps({"prompt": PROMPT, "width": 1024, "height": 768})
+# Breaks one constraint, as a careless client would: 1000 is not a multiple of 32.
+INVALID_BODY = json.dumps({"prompt": PROMPT, "width": 1000, "height": 768})
+IMAGE_BODY = json.dumps({"prompt": PROMPT, "width": 1024, "height": 768, "seed": 42})
+READY_NOW = ("--generation-seconds", "0")
+NEVER_READY = ("--generation-seconds", "86400")
+WARM_UP_SECONDS = 1.0
+STARTUP_SAMPLES = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What a figure must reach: ``at_least`` or ``at_most``."""
+
+    value: float
+    at_least: bool = True
+
+    def met(self, figure: float) -> bool:
+        return figure >= self.value if self.at_least else figure <= self.value
+
+    def __str__(self) -> str:
+        return f"{'>=' if self.at_least else '<'} {self.value:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    name: str
+    mock_flags: tuple[str, ...]
+    prepare: Callable[[str], tuple[Request, int]]
+    """Given the mock's URL: the request to repeat, and the status the mock must answer."""
+    target: Target
+    prism_row: str | None = None
+    """The Prism row measuring the same request, if Prism can answer it."""
+
+
+def _submit(base: str, body: str) -> dict[str, Any]:
+    answer = httpx.post(
+        base + SUBMIT_PATH,
+        content=body,
+        headers={"x-key": KEY, "content-type": "application/json"},
+    )
+    answer.raise_for_status()
+    submitted: dict[str, Any] = answer.json()
+    return submitted
+
+
+def _poll(polling_url: str, expected: str) -> dict[str, Any]:
+    task: dict[str, Any] = httpx.get(polling_url).json()
+    if task["status"] != expected:
+        raise RuntimeError(f"expected a {expected} task, got {task}")
+    return task
+
+
+def _path(url: str) -> str:
+    parsed = httpx.URL(url)
+    return parsed.raw_path.decode()
+
+
+def prepare_submit(base: str) -> tuple[Request, int]:
+    return Request("POST", SUBMIT_PATH, VALID_BODY, KEY), 200
+
+
+def prepare_invalid(base: str) -> tuple[Request, int]:
+    return Request("POST", SUBMIT_PATH, INVALID_BODY, KEY), 422
+
+
+def prepare_ready(base: str) -> tuple[Request, int]:
+    polling_url = _submit(base, VALID_BODY)["polling_url"]
+    _poll(polling_url, "Ready")
+    return Request("GET", _path(polling_url), key=KEY), 200
+
+
+def prepare_pending(base: str) -> tuple[Request, int]:
+    polling_url = _submit(base, VALID_BODY)["polling_url"]
+    _poll(polling_url, "Pending")
+    return Request("GET", _path(polling_url), key=KEY), 200
+
+
+class ImagePreparation:
+    """The image row: a Ready task's sample, downloaded once (rendered and cached)."""
+
+    def __init__(self) -> None:
+        self.sample_file = Path(tempfile.mkstemp(prefix="bfl-bench-", suffix=".jpeg")[1])
+        self.first_download_ms: list[float] = []
+
+    def __call__(self, base: str) -> tuple[Request, int]:
+        task = _poll(_submit(base, IMAGE_BODY)["polling_url"], "Ready")
+        sample = task["result"]["sample"]
+        started = time.perf_counter()
+        image = httpx.get(sample)
+        self.first_download_ms.append((time.perf_counter() - started) * 1000)
+        image.raise_for_status()
+        if image.headers["content-type"] != "image/jpeg":
+            raise RuntimeError(f"the sample is {image.headers['content-type']}")
+        self.sample_file.write_bytes(image.content)
+        return Request("GET", _path(sample), key=KEY), 200
+
+
+@dataclasses.dataclass
+class Measured:
+    """One row's loads on each server, round by round."""
+
+    loads: dict[str, list[Load]] = dataclasses.field(default_factory=dict)
+    cpu_us: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    def add(self, server: str, load: Load, cpu_us: float) -> None:
+        self.loads.setdefault(server, []).append(load)
+        self.cpu_us.setdefault(server, []).append(cpu_us)
+
+    def ratio(self, server: str) -> float | None:
+        """Median over rounds of server/ceiling req/s, each round's pair measured together."""
+        pairs = zip(self.loads.get(server, []), self.loads.get(CEILING, []), strict=False)
+        ratios = [load.rate / ceiling.rate for load, ceiling in pairs if ceiling.rate]
+        return statistics.median(ratios) if ratios else None
+
+    def medians(self, server: str) -> tuple[float, float, float, float] | None:
+        loads = self.loads.get(server)
+        if not loads:
+            return None
+        return (
+            statistics.median(load.rate for load in loads),
+            statistics.median(load.p50_ms for load in loads),
+            statistics.median(load.p99_ms for load in loads),
+            statistics.median(self.cpu_us[server]),
+        )
+
+
+MOCK, CEILING, PRISM = "bfl-mock", "ceiling", "prism"
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.server_pin, self.load_pin = servers.pinning()
+        load_cores = len(servers.cores()) - 1 if self.load_pin else 1
+        self.generator = Generator(loadgen.ensure_wrk(print), self.load_pin, load_cores)
+        self.prism = prism.ensure() if _wants_prism(args.prism) else None
+        if args.prism == "on" and self.prism is None:
+            raise SystemExit("--prism on: Prism could not be installed (node and npm needed)")
+        self.image = ImagePreparation()
+        self.rows = [
+            Row("valid submit", READY_NOW, prepare_submit, Target(0.7), "submit"),
+            Row("invalid submit (422)", READY_NOW, prepare_invalid, Target(0.6), "invalid"),
+            Row("poll, Ready task", READY_NOW, prepare_ready, Target(0.8), "poll"),
+            Row("poll, Pending task", NEVER_READY, prepare_pending, Target(0.8), "poll"),
+            Row("download 1024x768 jpeg", READY_NOW, self.image, Target(0.5)),
+        ]
+        self.results = {row.name: Measured() for row in self.rows}
+
+    def load(self, server: servers.Server, request: Request, expected: int) -> tuple[Load, float]:
+        """One measured load (after a warm-up), and the server's CPU microseconds per request."""
+        args = self.args
+        self.generator.run(
+            server.url, request, seconds=WARM_UP_SECONDS, connections=args.connections
+        )
+        cpu_before = server.cpu_seconds()
+        load = self.generator.run(
+            server.url, request, seconds=args.seconds, connections=args.connections
+        )
+        cpu_us = (server.cpu_seconds() - cpu_before) / max(1, load.requests) * 1e6
+        refused = load.requests if expected != 200 else 0
+        if load.non2xx != refused or (load.socket_errors and server.name != PRISM):
+            raise RuntimeError(
+                f"{server.name}: {load.non2xx} of {load.requests} answers were not "
+                f"{expected}, {load.socket_errors} socket errors"
+            )
+        return load, cpu_us
+
+    def measure_row(self, row: Row, round_index: int, prism_server: servers.Server | None) -> None:
+        probe = "/openapi.json"
+        pin = self.server_pin
+        with servers.running(
+            MOCK, servers.mock_argv(*row.mock_flags), probe=probe, pin=pin
+        ) as mock:
+            request, expected = row.prepare(mock.url)
+            flags = ("--sample", str(self.image.sample_file)) if row.prepare is self.image else ()
+            with servers.running(
+                CEILING, servers.ceiling_argv(*flags), probe=probe, pin=pin
+            ) as ceiling:
+                order = [(mock, expected), (ceiling, 200)]
+                if prism_server is not None and row.prism_row is not None:
+                    order.append((prism_server, 422 if row.prism_row == "invalid" else 200))
+                # Alternate who goes first, so that a drift in the machine's load does
+                # not always favour the same server.
+                if round_index % 2:
+                    order.reverse()
+                for server, status in order:
+                    load, cpu_us = self.load(server, request, status)
+                    self.results[row.name].add(server.name, load, cpu_us)
+                    print(
+                        f"  {row.name:24s} {server.name:8s} {load.rate:8.0f} req/s"
+                        f"  p50 {load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms"
+                        f"  {cpu_us:6.1f} CPU us/req",
+                        flush=True,
+                    )
+
+    def run(self) -> None:
+        prism_server = None
+        with contextlib.ExitStack() as stack:
+            if self.prism is not None:
+                prism_server = stack.enter_context(
+                    servers.running(
+                        PRISM, prism.argv(self.prism), probe="/v1/credits", pin=self.server_pin
+                    )
+                )
+            for round_index in range(self.args.rounds):
+                print(f"round {round_index + 1} of {self.args.rounds}", flush=True)
+                for row in self.rows:
+                    self.measure_row(row, round_index, prism_server)
+
+
+def _wants_prism(choice: str) -> bool:
+    return choice == "on" or (choice == "auto" and prism.available())
+
+
+def startup_seconds(argv: list[str], pin: list[str], samples: int) -> list[float]:
+    """Seconds from process start to the first 200 on a submit, ``samples`` times."""
+    figures = []
+    for _ in range(samples):
+        port = servers.free_port()
+        command = [*pin, *[arg.format(port=port) for arg in argv]]
+        started = time.monotonic()
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=BENCH_DIR.parent
+        )
+        try:
+            deadline = started + servers.READY_TIMEOUT_SECONDS
+            while not _submit_answers_200(port):
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{command} gave no 200")
+                time.sleep(0.002)
+            figures.append(time.monotonic() - started)
+        finally:
+            os.kill(process.pid, signal.SIGINT)
+            process.wait(servers.STOP_TIMEOUT_SECONDS)
+    return figures
+
+
+def _submit_answers_200(port: int) -> bool:
+    connection = http.client.HTTPConnection(servers.HOST, port, timeout=2)
+    try:
+        connection.request(
+            "POST",
+            SUBMIT_PATH,
+            body=VALID_BODY,
+            headers={"x-key": KEY, "content-type": "application/json"},
+        )
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def solo(what: str, pin: list[str], *flags: str) -> dict[str, float]:
+    done = subprocess.run(
+        [*pin, sys.executable, str(BENCH_DIR / "solo.py"), what, *flags],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"solo.py {what} failed:\n{done.stderr[-2000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def loop_while_rendering(pin: list[str]) -> dict[str, float]:
+    """Poll latency while the server renders a large image, to show the loop stays free.
+
+    A fresh 1440x1440 png is downloaded (rendered on demand) while another client
+    polls as fast as it can; if the render ran on the event loop, one poll would wait
+    for all of it.
+    """
+    with servers.running(
+        MOCK, servers.mock_argv(*READY_NOW), probe="/openapi.json", pin=pin
+    ) as mock:
+        big = json.dumps({"prompt": PROMPT, "width": 1440, "height": 1440, "output_format": "png"})
+        sample = _poll(_submit(mock.url, big)["polling_url"], "Ready")["result"]["sample"]
+        polling_url = _submit(mock.url, VALID_BODY)["polling_url"]
+        render_ms: list[float] = []
+
+        def download() -> None:
+            started = time.perf_counter()
+            httpx.get(sample, timeout=30).raise_for_status()
+            render_ms.append((time.perf_counter() - started) * 1000)
+
+        with httpx.Client() as client:
+            client.get(polling_url)  # connected before the render starts
+            worker = threading.Thread(target=download)
+            worker.start()
+            longest = 0.0
+            while worker.is_alive():
+                started = time.perf_counter()
+                client.get(polling_url).raise_for_status()
+                longest = max(longest, (time.perf_counter() - started) * 1000)
+            worker.join()
+    return {"download_ms": render_ms[0], "longest_poll_ms": longest}
+
+
+def machine(bench: Bench) -> dict[str, str]:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = ", ".join(
+        f"{name} {importlib.metadata.version(name)}"
+        for name in ("uvicorn", "uvloop", "httptools", "starlette", "pydantic", "pillow")
+        if _installed(name)
+    )
+    pinned = (
+        f"server on core {bench.server_pin[-1]}, load generator on core(s) {bench.load_pin[-1]}"
+        if bench.server_pin
+        else "none (one core, or no taskset)"
+    )
+    info = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": f"{model}, {os.cpu_count()} cores",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "libraries": versions,
+        "load generator": bench.generator.name,
+        "pinning": pinned,
+        "load average at start": " ".join(f"{load:.2f}" for load in os.getloadavg()),
+    }
+    if bench.prism is not None:
+        info["prism"] = f"@stoplight/prism-cli {prism.version()}, node {_node_version()}"
+    return info
+
+
+def _node_version() -> str:
+    done = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
+def _installed(name: str) -> bool:
+    try:
+        importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _cell(figures: tuple[float, float, float, float] | None) -> str:
+    if figures is None:
+        return "—"
+    rate, p50, p99, _ = figures
+    return f"{rate:,.0f} ({p50:.1f} / {p99:.1f})"
+
+
+def _verdict(met: bool) -> str:
+    return "PASS" if met else "MISS"
+
+
+def report(bench: Bench, solo_figures: dict[str, Any]) -> tuple[str, list[str]]:
+    """The results as markdown tables, and one PASS/MISS line per target."""
+    verdicts: list[str] = []
+    with_prism = bench.prism is not None
+    head = (
+        "| request | bfl-mock req/s (p50 / p99 ms) | ceiling req/s (p50 / p99 ms) "
+        "| mock/ceiling | target | CPU µs/request, mock / ceiling |"
+    )
+    rule = "| --- | --- | --- | --- | --- | --- |"
+    if with_prism:
+        head += " Prism req/s (p50 / p99 ms) | Prism/ceiling |"
+        rule += " --- | --- |"
+    lines = [head, rule]
+    for row in bench.rows:
+        measured = bench.results[row.name]
+        ratio = measured.ratio(MOCK)
+        mock, ceiling = measured.medians(MOCK), measured.medians(CEILING)
+        met = ratio is not None and row.target.met(ratio)
+        verdicts.append(
+            f"{_verdict(met)}  {row.name}: mock/ceiling {ratio or 0:.2f} (target {row.target})"
+        )
+        cpu = f"{mock[3]:.0f} / {ceiling[3]:.0f}" if mock and ceiling else "—"
+        line = (
+            f"| {row.name} | {_cell(mock)} | {_cell(ceiling)} | **{ratio or 0:.2f}** "
+            f"| {row.target} {_verdict(met)} | {cpu} |"
+        )
+        if with_prism:
+            prism_ratio = measured.ratio(PRISM)
+            line += f" {_cell(measured.medians(PRISM))} | "
+            line += f"{prism_ratio:.2f} |" if prism_ratio is not None else "— |"
+        lines.append(line)
+
+    startup = statistics.median(solo_figures["startup_mock_s"])
+    others = [
+        (
+            "start-up to first 200, `bfl-mock serve`",
+            f"{startup:.2f} s",
+            Target(1.0, False),
+            startup,
+        ),
+        (
+            "start-up to first 200, ceiling",
+            f"{statistics.median(solo_figures['startup_ceiling_s']):.2f} s",
+            None,
+            0.0,
+        ),
+    ]
+    render = solo_figures["render"]
+    jpeg = render["first_jpeg_1024x768_ms"]
+    others += [
+        ("first render, 1024x768 jpeg", f"{jpeg:.1f} ms", Target(30, False), jpeg),
+        (
+            "first render, 1440x1440 png",
+            f"{render['first_png_1440x1440_ms']:.1f} ms",
+            None,
+            0.0,
+        ),
+        (
+            "later renders, 1024x768 jpeg / 1440x1440 png",
+            f"{render['steady_jpeg_1024x768_ms']:.1f} / {render['steady_png_1440x1440_ms']:.1f} ms",
+            None,
+            0.0,
+        ),
+        (
+            "first download of a fresh 1024x768 jpeg over HTTP",
+            f"{statistics.median(bench.image.first_download_ms):.1f} ms",
+            None,
+            0.0,
+        ),
+    ]
+    loop = solo_figures["loop"]
+    others.append(
+        (
+            "longest poll while a 1440x1440 png renders",
+            f"{loop['longest_poll_ms']:.1f} ms (the download took {loop['download_ms']:.0f} ms)",
+            None,
+            0.0,
+        )
+    )
+    strict, lenient = solo_figures["cycles_strict"], solo_figures["cycles_lenient"]
+    cycles = strict["cycles_per_second"]
+    others += [
+        (
+            "in-process cycles/s, strict (the pytest fixtures' settings)",
+            f"{cycles:.0f}",
+            Target(300),
+            cycles,
+        ),
+        (
+            "in-process cycles/s, strict off",
+            f"{lenient['cycles_per_second']:.0f}",
+            None,
+            0.0,
+        ),
+    ]
+    lines += ["", "| figure | value | target |", "| --- | --- | --- |"]
+    for name, value, target, figure in others:
+        if target is None:
+            lines.append(f"| {name} | {value} | |")
+            continue
+        met = target.met(figure)
+        lines.append(f"| {name} | {value} | {target} {_verdict(met)} |")
+        verdicts.append(f"{_verdict(met)}  {name}: {value} (target {target})")
+    return "\n".join(lines), verdicts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every row (median)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each load")
+    parser.add_argument("--connections", type=int, default=50, help="open connections per load")
+    parser.add_argument(
+        "--prism",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="also measure Stoplight Prism (auto: when node and npm are present)",
+    )
+    args = parser.parse_args()
+    bench = Bench(args)
+    info = machine(bench)
+    for name, value in info.items():
+        print(f"{name}: {value}")
+    print(
+        f"each load: {args.connections} connections, {args.seconds:g} s after a "
+        f"{WARM_UP_SECONDS:g} s warm-up; {args.rounds} rounds\n",
+        flush=True,
+    )
+    try:
+        bench.run()
+        print("start-up, renders, event loop, in-process cycles", flush=True)
+        solo_figures: dict[str, Any] = {
+            "startup_mock_s": startup_seconds(
+                servers.mock_argv(), bench.server_pin, STARTUP_SAMPLES
+            ),
+            "startup_ceiling_s": startup_seconds(
+                servers.ceiling_argv(), bench.server_pin, STARTUP_SAMPLES
+            ),
+            "render": solo("render", bench.server_pin),
+            "loop": loop_while_rendering(bench.server_pin),
+            "cycles_strict": solo("cycles", bench.server_pin, "--strict"),
+            "cycles_lenient": solo("cycles", bench.server_pin, "--no-strict"),
+        }
+    finally:
+        bench.image.sample_file.unlink(missing_ok=True)
+    info["load average at end"] = " ".join(f"{load:.2f}" for load in os.getloadavg())
+    tables, verdicts = report(bench, solo_figures)
+    machine_note = "\n".join(f"- {name}: {value}" for name, value in info.items())
+    settings_note = (
+        f"- each load: {args.connections} connections, {args.seconds:g} s after a "
+        f"{WARM_UP_SECONDS:g} s warm-up; median of {args.rounds} rounds"
+    )
+    text = f"{machine_note}\n{settings_note}\n\n{tables}\n"
+    print("\n" + text)
+    print("\n".join(verdicts))
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (RESULTS_DIR / f"bench-{stamp}.md").write_text(text + "\n" + "\n".join(verdicts) + "\n")
+    raw = {
+        "machine": info,
+        "rows": {
+            name: {
+                server: [dataclasses.asdict(load) for load in loads]
+                for server, loads in measured.loads.items()
+            }
+            for name, measured in bench.results.items()
+        },
+        "cpu_us": {name: measured.cpu_us for name, measured in bench.results.items()},
+        "solo": solo_figures,
+    }
+    (RESULTS_DIR / f"bench-{stamp}.json").write_text(json.dumps(raw, indent=1))
+    print(f"\nsaved in {RESULTS_DIR.relative_to(BENCH_DIR.parent)}/bench-{stamp}.md and .json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
