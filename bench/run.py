@@ -1,16 +1,17 @@
 """bfl-mock's benchmark: the mock side by side with a bare Starlette app, in one run.
 
     tox -e bench                      (from a clean checkout: installs what it needs)
-    python bench/run.py [--rounds 3] [--seconds 5] [--connections 50] [--prism auto|on|off]
+    python bench/run.py [--rounds 5] [--seconds 3] [--connections 50] [--prism auto|on|off]
 
 For each row (valid submit, invalid submit, poll of a Ready task, poll of a Pending
 task, download of a rendered 1024x768 jpeg) it starts ``bfl-mock serve`` with its
 defaults and ``bench/ceiling.py`` (the same uvicorn settings, an app that does only
-the unavoidable), pinned to one core, and drives each with wrk pinned to the other.
-Rounds alternate which server goes first; the table gives medians over rounds, and
-the ratio mock/ceiling is the median of each round's ratio, as the two were measured
-minutes apart at most on the same machine. Then the start-up time, the first
-renders and the in-process cycles per second. Targets end the output, PASS or MISS.
+the unavoidable), pinned to one core, and drives each in turn with wrk pinned to the
+other. Rounds alternate which server goes first; the table gives medians over rounds,
+and the ratio mock/ceiling is the median of each round's ratio, the two loads of a
+round being seconds apart. Then the start-up time, the first renders, the event loop
+during a render and the in-process cycles per second. Targets end the output, PASS
+or MISS.
 
 Only loopback is used, every load is bounded in time, and only the processes this
 script started are stopped (by pid). Results also go to bench/results/ (not in git).
@@ -25,6 +26,7 @@ import datetime
 import http.client
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import signal
@@ -45,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen
 import prism
 import servers
+import spy
 from loadgen import Generator, Load, Request
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -60,6 +63,7 @@ READY_NOW = ("--generation-seconds", "0")
 NEVER_READY = ("--generation-seconds", "86400")
 WARM_UP_SECONDS = 1.0
 STARTUP_SAMPLES = 5
+SOLO_RUNS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,33 +154,47 @@ class ImagePreparation:
         return Request("GET", _path(sample), key=KEY), 200
 
 
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One measured load on one server."""
+
+    load: Load
+    cpu_us: float
+    """The server's CPU time per request, microseconds."""
+    elsewhere: float
+    """Share of the machine's CPU time that other processes used meanwhile (0 to 1)."""
+
+
 @dataclasses.dataclass
 class Measured:
-    """One row's loads on each server, round by round."""
+    """One row's samples on each server, round by round."""
 
-    loads: dict[str, list[Load]] = dataclasses.field(default_factory=dict)
-    cpu_us: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    samples: dict[str, list[Sample]] = dataclasses.field(default_factory=dict)
 
-    def add(self, server: str, load: Load, cpu_us: float) -> None:
-        self.loads.setdefault(server, []).append(load)
-        self.cpu_us.setdefault(server, []).append(cpu_us)
+    def add(self, server: str, sample: Sample) -> None:
+        self.samples.setdefault(server, []).append(sample)
 
     def ratio(self, server: str) -> float | None:
         """Median over rounds of server/ceiling req/s, each round's pair measured together."""
-        pairs = zip(self.loads.get(server, []), self.loads.get(CEILING, []), strict=False)
-        ratios = [load.rate / ceiling.rate for load, ceiling in pairs if ceiling.rate]
+        pairs = zip(self.samples.get(server, []), self.samples.get(CEILING, []), strict=False)
+        ratios = [s.load.rate / c.load.rate for s, c in pairs if c.load.rate]
         return statistics.median(ratios) if ratios else None
 
     def medians(self, server: str) -> tuple[float, float, float, float] | None:
-        loads = self.loads.get(server)
-        if not loads:
+        """req/s, p50 ms, p99 ms and CPU µs per request: medians over rounds."""
+        samples = self.samples.get(server)
+        if not samples:
             return None
         return (
-            statistics.median(load.rate for load in loads),
-            statistics.median(load.p50_ms for load in loads),
-            statistics.median(load.p99_ms for load in loads),
-            statistics.median(self.cpu_us[server]),
+            statistics.median(s.load.rate for s in samples),
+            statistics.median(s.load.p50_ms for s in samples),
+            statistics.median(s.load.p99_ms for s in samples),
+            statistics.median(s.cpu_us for s in samples),
         )
+
+    def elsewhere(self) -> float:
+        shares = [s.elsewhere for samples in self.samples.values() for s in samples]
+        return statistics.median(shares) if shares else math.nan
 
 
 MOCK, CEILING, PRISM = "bfl-mock", "ceiling", "prism"
@@ -192,6 +210,10 @@ class Bench:
         if args.prism == "on" and self.prism is None:
             raise SystemExit("--prism on: Prism could not be installed (node and npm needed)")
         self.image = ImagePreparation()
+        self.profiler = spy.py_spy() if args.profile else None
+        if args.profile and self.profiler is None:
+            raise SystemExit("--profile needs py-spy (pip install py-spy; tox -e bench has it)")
+        self.profiles: dict[str, list[str]] = {}
         self.rows = [
             Row("valid submit", READY_NOW, prepare_submit, Target(0.7), "submit"),
             Row("invalid submit (422)", READY_NOW, prepare_invalid, Target(0.6), "invalid"),
@@ -201,26 +223,40 @@ class Bench:
         ]
         self.results = {row.name: Measured() for row in self.rows}
 
-    def load(self, server: servers.Server, request: Request, expected: int) -> tuple[Load, float]:
-        """One measured load (after a warm-up), and the server's CPU microseconds per request."""
-        args = self.args
-        self.generator.run(
-            server.url, request, seconds=WARM_UP_SECONDS, connections=args.connections
+    def load(self, server: servers.Server, request: Request, expected: int) -> Sample:
+        """One measured load, with the server's CPU time and what others used meanwhile."""
+        connections = self.args.connections
+        started = time.monotonic()
+        before = (
+            server.cpu_seconds(),
+            servers.machine_busy_seconds(),
+            servers.children_cpu_seconds(),
+            time.process_time(),
         )
-        cpu_before = server.cpu_seconds()
         load = self.generator.run(
-            server.url, request, seconds=args.seconds, connections=args.connections
+            server.url, request, seconds=self.args.seconds, connections=connections
         )
-        cpu_us = (server.cpu_seconds() - cpu_before) / max(1, load.requests) * 1e6
+        server_cpu, busy, loads_cpu, own_cpu = (
+            server.cpu_seconds() - before[0],
+            servers.machine_busy_seconds() - before[1],
+            servers.children_cpu_seconds() - before[2],
+            time.process_time() - before[3],
+        )
+        capacity = (time.monotonic() - started) * (os.cpu_count() or 1)
         refused = load.requests if expected != 200 else 0
         if load.non2xx != refused or (load.socket_errors and server.name != PRISM):
             raise RuntimeError(
                 f"{server.name}: {load.non2xx} of {load.requests} answers were not "
                 f"{expected}, {load.socket_errors} socket errors"
             )
-        return load, cpu_us
+        return Sample(
+            load=load,
+            cpu_us=server_cpu / max(1, load.requests) * 1e6,
+            elsewhere=max(0.0, busy - server_cpu - loads_cpu - own_cpu) / capacity,
+        )
 
-    def measure_row(self, row: Row, round_index: int, prism_server: servers.Server | None) -> None:
+    def measure_row(self, row: Row, prism_server: servers.Server | None) -> None:
+        """Every round of one row, with the servers started once for it."""
         probe = "/openapi.json"
         pin = self.server_pin
         with servers.running(
@@ -234,19 +270,44 @@ class Bench:
                 order = [(mock, expected), (ceiling, 200)]
                 if prism_server is not None and row.prism_row is not None:
                     order.append((prism_server, 422 if row.prism_row == "invalid" else 200))
-                # Alternate who goes first, so that a drift in the machine's load does
-                # not always favour the same server.
-                if round_index % 2:
-                    order.reverse()
-                for server, status in order:
-                    load, cpu_us = self.load(server, request, status)
-                    self.results[row.name].add(server.name, load, cpu_us)
-                    print(
-                        f"  {row.name:24s} {server.name:8s} {load.rate:8.0f} req/s"
-                        f"  p50 {load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms"
-                        f"  {cpu_us:6.1f} CPU us/req",
-                        flush=True,
+                for server, _ in order:  # warm-up, not counted
+                    self.generator.run(
+                        server.url,
+                        request,
+                        seconds=WARM_UP_SECONDS,
+                        connections=self.args.connections,
                     )
+                for round_index in range(self.args.rounds):
+                    # Alternate who goes first, so that a drift in the machine's load
+                    # does not always favour the same server.
+                    for server, status in order[:: -1 if round_index % 2 else 1]:
+                        sample = self.load(server, request, status)
+                        self.results[row.name].add(server.name, sample)
+                        load = sample.load
+                        print(
+                            f"  {row.name:24s} round {round_index + 1}  {server.name:8s}"
+                            f" {load.rate:8.0f} req/s  p50 {load.p50_ms:7.2f} ms"
+                            f"  p99 {load.p99_ms:7.2f} ms  {sample.cpu_us:6.1f} CPU µs/req"
+                            f"  others {sample.elsewhere:4.0%}",
+                            flush=True,
+                        )
+                if self.profiler:
+                    self.profile(row, mock, request)
+
+    def profile(self, row: Row, mock: servers.Server, request: Request) -> None:
+        """One more load of the mock, not counted, sampled by py-spy."""
+        assert self.profiler is not None
+        RESULTS_DIR.mkdir(exist_ok=True)
+        output = RESULTS_DIR / f"profile-{_slug(row.name)}.txt"
+        seconds = self.args.seconds
+        recording = spy.record(self.profiler, mock.pid, seconds, output, self.load_pin)
+        self.generator.run(mock.url, request, seconds=seconds, connections=self.args.connections)
+        _, errors = recording.communicate(timeout=seconds + 30)
+        if recording.returncode != 0 or not output.exists():
+            self.profiles[row.name] = [f"py-spy failed: {errors.decode(errors='replace')[-300:]}"]
+        else:
+            self.profiles[row.name] = spy.summary(output)
+        print(f"  {row.name}: profile in {output.relative_to(BENCH_DIR.parent)}", flush=True)
 
     def run(self) -> None:
         prism_server = None
@@ -257,10 +318,12 @@ class Bench:
                         PRISM, prism.argv(self.prism), probe="/v1/credits", pin=self.server_pin
                     )
                 )
-            for round_index in range(self.args.rounds):
-                print(f"round {round_index + 1} of {self.args.rounds}", flush=True)
-                for row in self.rows:
-                    self.measure_row(row, round_index, prism_server)
+            for row in self.rows:
+                self.measure_row(row, prism_server)
+
+
+def _slug(name: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
 
 
 def _wants_prism(choice: str) -> bool:
@@ -318,6 +381,12 @@ def solo(what: str, pin: list[str], *flags: str) -> dict[str, float]:
         raise RuntimeError(f"solo.py {what} failed:\n{done.stderr[-2000:]}")
     figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
+
+
+def median_run(what: str, pin: list[str], *flags: str) -> dict[str, float]:
+    """Each figure of ``solo.py WHAT``: the median of SOLO_RUNS fresh processes."""
+    runs = [solo(what, pin, *flags) for _ in range(SOLO_RUNS)]
+    return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
 
 
 def loop_while_rendering(pin: list[str]) -> dict[str, float]:
@@ -414,9 +483,9 @@ def report(bench: Bench, solo_figures: dict[str, Any]) -> tuple[str, list[str]]:
     with_prism = bench.prism is not None
     head = (
         "| request | bfl-mock req/s (p50 / p99 ms) | ceiling req/s (p50 / p99 ms) "
-        "| mock/ceiling | target | CPU µs/request, mock / ceiling |"
+        "| mock/ceiling | target | CPU µs per request, mock / ceiling | CPU used by others |"
     )
-    rule = "| --- | --- | --- | --- | --- | --- |"
+    rule = "| --- | --- | --- | --- | --- | --- | --- |"
     if with_prism:
         head += " Prism req/s (p50 / p99 ms) | Prism/ceiling |"
         rule += " --- | --- |"
@@ -432,7 +501,7 @@ def report(bench: Bench, solo_figures: dict[str, Any]) -> tuple[str, list[str]]:
         cpu = f"{mock[3]:.0f} / {ceiling[3]:.0f}" if mock and ceiling else "—"
         line = (
             f"| {row.name} | {_cell(mock)} | {_cell(ceiling)} | **{ratio or 0:.2f}** "
-            f"| {row.target} {_verdict(met)} | {cpu} |"
+            f"| {row.target} {_verdict(met)} | {cpu} | {measured.elsewhere():.0%} |"
         )
         if with_prism:
             prism_ratio = measured.ratio(PRISM)
@@ -492,13 +561,14 @@ def report(bench: Bench, solo_figures: dict[str, Any]) -> tuple[str, list[str]]:
     others += [
         (
             "in-process cycles/s, strict (the pytest fixtures' settings)",
-            f"{cycles:.0f}",
+            f"{cycles:.0f} ({strict['cycles_per_cpu_second']:.0f} per CPU second)",
             Target(300),
             cycles,
         ),
         (
             "in-process cycles/s, strict off",
-            f"{lenient['cycles_per_second']:.0f}",
+            f"{lenient['cycles_per_second']:.0f} "
+            f"({lenient['cycles_per_cpu_second']:.0f} per CPU second)",
             None,
             0.0,
         ),
@@ -516,8 +586,8 @@ def report(bench: Bench, solo_figures: dict[str, Any]) -> tuple[str, list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of every row (median)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="length of each load")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of every row (median)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each load")
     parser.add_argument("--connections", type=int, default=50, help="open connections per load")
     parser.add_argument(
         "--prism",
@@ -525,14 +595,19 @@ def main() -> int:
         default="auto",
         help="also measure Stoplight Prism (auto: when node and npm are present)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after each row, sample the mock under one more load with py-spy",
+    )
     args = parser.parse_args()
     bench = Bench(args)
     info = machine(bench)
     for name, value in info.items():
         print(f"{name}: {value}")
     print(
-        f"each load: {args.connections} connections, {args.seconds:g} s after a "
-        f"{WARM_UP_SECONDS:g} s warm-up; {args.rounds} rounds\n",
+        f"each load: {args.connections} connections for {args.seconds:g} s; {args.rounds} "
+        f"rounds per row after a {WARM_UP_SECONDS:g} s warm-up of each server\n",
         flush=True,
     )
     try:
@@ -545,10 +620,10 @@ def main() -> int:
             "startup_ceiling_s": startup_seconds(
                 servers.ceiling_argv(), bench.server_pin, STARTUP_SAMPLES
             ),
-            "render": solo("render", bench.server_pin),
+            "render": median_run("render", bench.server_pin),
             "loop": loop_while_rendering(bench.server_pin),
-            "cycles_strict": solo("cycles", bench.server_pin, "--strict"),
-            "cycles_lenient": solo("cycles", bench.server_pin, "--no-strict"),
+            "cycles_strict": median_run("cycles", bench.server_pin, "--strict"),
+            "cycles_lenient": median_run("cycles", bench.server_pin, "--no-strict"),
         }
     finally:
         bench.image.sample_file.unlink(missing_ok=True)
@@ -556,10 +631,14 @@ def main() -> int:
     tables, verdicts = report(bench, solo_figures)
     machine_note = "\n".join(f"- {name}: {value}" for name, value in info.items())
     settings_note = (
-        f"- each load: {args.connections} connections, {args.seconds:g} s after a "
-        f"{WARM_UP_SECONDS:g} s warm-up; median of {args.rounds} rounds"
+        f"- each load: {args.connections} connections for {args.seconds:g} s; median of "
+        f"{args.rounds} rounds per row, after a {WARM_UP_SECONDS:g} s warm-up of each server"
     )
     text = f"{machine_note}\n{settings_note}\n\n{tables}\n"
+    if bench.profiles:
+        text += "\nWhere the mock's time goes (py-spy, one more load per row):\n"
+        for name, lines in bench.profiles.items():
+            text += f"\n{name}:\n" + "\n".join(lines) + "\n"
     print("\n" + text)
     print("\n".join(verdicts))
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -569,12 +648,11 @@ def main() -> int:
         "machine": info,
         "rows": {
             name: {
-                server: [dataclasses.asdict(load) for load in loads]
-                for server, loads in measured.loads.items()
+                server: [dataclasses.asdict(sample) for sample in samples]
+                for server, samples in measured.samples.items()
             }
             for name, measured in bench.results.items()
         },
-        "cpu_us": {name: measured.cpu_us for name, measured in bench.results.items()},
         "solo": solo_figures,
     }
     (RESULTS_DIR / f"bench-{stamp}.json").write_text(json.dumps(raw, indent=1))

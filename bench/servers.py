@@ -27,6 +27,22 @@ READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes have used on every core (Linux; NaN elsewhere)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return math.nan
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds used by the finished child processes of this one (the loads)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))

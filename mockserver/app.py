@@ -12,6 +12,7 @@ import contextlib
 import functools
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
@@ -22,7 +23,6 @@ from starlette.routing import BaseRoute, Route
 
 from mockserver import handlers, responses
 from mockserver.clock import Clock, SystemClock
-from mockserver.conformance import ResponseChecker
 from mockserver.delivery import DELIVERY_ROUTE, SampleSigner
 from mockserver.dispatch import MockApp
 from mockserver.errors import SpecError
@@ -33,6 +33,9 @@ from mockserver.settings import MockSettings
 from mockserver.spec import Operation, OperationKind, Spec, load_spec
 from mockserver.store import Call, MemoryStore, TaskStore
 from mockserver.validation import Rejected, RequestValidator
+
+if TYPE_CHECKING:
+    from mockserver.conformance import ResponseChecker
 
 OPENAPI_ROUTE = "/openapi.json"
 _NO_VALUES: Mapping[str, str] = {}
@@ -129,7 +132,13 @@ def create_app(
         signer=SampleSigner(random.Random(settings.seed).randbytes(32)),
         task_id_param=_task_id_param(spec),
     )
-    journal = Journal(store, ResponseChecker(spec) if settings.strict else None)
+    checker = None
+    if settings.strict:
+        # jsonschema takes a tenth of a second to import: only strict mode needs it.
+        from mockserver.conformance import ResponseChecker
+
+        checker = ResponseChecker(spec)
+    journal = Journal(store, checker)
     builder = ModelBuilder(spec)
     key_header = next((op.api_key_header for op in spec.operations if op.api_key_header), None)
     routes: list[BaseRoute] = []
@@ -159,9 +168,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Load Pillow's codecs and font now, so the first real render is fast.
-        await asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
+        # Load Pillow's codecs and font in a worker thread, so that the first real
+        # render is fast, without holding up start-up: the first image is asked for
+        # after a submit and a poll at the earliest.
+        warm_up = asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
+        app.state.warm_up = warm_up
         yield
+        await warm_up
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)

@@ -21,7 +21,7 @@ from mockserver import __version__
 from mockserver.app import create_app
 from mockserver.errors import MockServerError
 from mockserver.handlers import Runtime
-from mockserver.server import listen, uvicorn_config
+from mockserver.server import listen, server_stack, uvicorn_config
 from mockserver.settings import MockSettings, Timing, env_name, parse_value
 from mockserver.spec import OperationKind
 
@@ -128,4 +128,6 @@ def _banner(runtime: Runtime, origin: str) -> str:
             """-H 'content-type: application/json' -d '{"prompt": "a red fox"}'"""
         )
     lines.append(f"  spec: {origin}/openapi.json   (Ctrl+C to stop)")
+    request_log = "on" if settings.access_log else "off (--access-log to show)"
+    lines.append(f"  server: {server_stack()}, one process; a line per request: {request_log}")
     return "\n".join(lines)

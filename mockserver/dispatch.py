@@ -1,33 +1,34 @@
-"""``MockApp``: Starlette, with a direct path to the routes whose path is a constant.
+"""``MockApp``: Starlette, with a direct path from the server to the endpoints.
 
-Starlette hands every request through two middlewares, a router that tries each
-route's regex in turn, and two exception wrappers before the endpoint runs. For a
-mock whose own work per poll is a few microseconds, that stack was a quarter of the
-time of a request (bench/README.md). ``MockApp`` looks a request's method and path
-up in a dict of the constant-path routes and calls the endpoint directly, with the
-outcome Starlette would give it:
+Starlette hands every request through two middlewares, a router and two exception
+wrappers before the endpoint runs. For a mock whose own work per poll is a few
+microseconds, that stack was a quarter of the time of a request (README, "Speed").
+``MockApp`` looks a request's method and path up in a dict of the constant-path
+routes, or else tries the routes with path parameters in order, and calls the
+endpoint directly, with the outcome Starlette would give it:
 
 - the route Starlette's router would pick (a constant path is looked up only when no
   earlier route could match it, so route order still decides);
 - an exception a registered handler takes is answered by that handler; any other
   gives Starlette's plain ``500 Internal Server Error`` and is re-raised, for the
   server to log, as ``ServerErrorMiddleware`` does;
-- everything else (other paths, 404, 405, slash redirects, a ``root_path``, user
-  middleware, debug mode, a catch-all error handler) goes through Starlette unchanged.
+- everything else (no route matches: 404, 405, slash redirects; a ``root_path``,
+  user middleware, debug mode, a catch-all error handler, a route that is not an
+  async ``Route``) goes through Starlette unchanged.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -36,53 +37,66 @@ INTERNAL_ERROR = "Internal Server Error"
 
 
 class MockApp(Starlette):
-    _direct: dict[tuple[str, str], tuple[Route, Endpoint]] | None = None
+    _constant: dict[tuple[str, str], Endpoint] | None = None
+    _parametrised: list[Route] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
-            if self._direct is None:
-                self._direct = self._direct_routes()
-            target = self._direct.get((scope["method"], scope["path"]))
-            if target is not None:
-                await self._serve(target, scope, receive, send)
+            if self._constant is None:
+                self._constant, self._parametrised = self._direct_routes()
+            endpoint = self._constant.get((scope["method"], scope["path"]))
+            if endpoint is not None:
+                await self._serve(endpoint, {}, scope, receive, send)
                 return
+            for route in self._parametrised:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    await self._serve(route.endpoint, child_scope, scope, receive, send)
+                    return
         await super().__call__(scope, receive, send)
 
-    def _direct_routes(self) -> dict[tuple[str, str], tuple[Route, Endpoint]]:
-        """(method, path) of each route Starlette would pick for that constant path."""
+    def _direct_routes(self) -> tuple[dict[tuple[str, str], Endpoint], list[Route]]:
+        """The routes served directly: by (method, path), and those with path parameters.
+
+        A constant path is looked up only if no earlier route could match it; routes
+        with parameters are tried in order, up to the first route of another kind.
+        """
+        constant: dict[tuple[str, str], Endpoint] = {}
+        parametrised: list[Route] = []
         if self.debug or self.user_middleware or self._has_catch_all_handler():
-            return {}
-        direct: dict[tuple[str, str], tuple[Route, Endpoint]] = {}
-        earlier: list[Any] = []
+            return constant, parametrised
+        earlier: list[BaseRoute] = []
         for route in self.router.routes:
-            constant = (
-                isinstance(route, Route)
-                and not route.param_convertors
-                and route.methods is not None
-                and _is_async(route.endpoint)
-            )
-            if constant:
-                assert isinstance(route, Route) and route.methods is not None
-                shadowed = any(_could_match(other, route.path) for other in earlier)
+            if not (isinstance(route, Route) and route.methods and _is_async(route.endpoint)):
+                break
+            if route.param_convertors:
+                parametrised.append(route)
+            elif not any(_could_match(other, route.path) for other in earlier):
                 for method in route.methods:
-                    if not shadowed and (method, route.path) not in direct:
-                        direct[(method, route.path)] = (route, route.endpoint)
+                    constant.setdefault((method, route.path), route.endpoint)
             earlier.append(route)
-        return direct
+        return constant, parametrised
 
     def _has_catch_all_handler(self) -> bool:
         # Handlers by status code, or for every exception, live in Starlette's middleware.
         return any(key is Exception or isinstance(key, int) for key in self.exception_handlers)
 
     async def _serve(
-        self, target: tuple[Route, Endpoint], scope: Scope, receive: Receive, send: Send
+        self,
+        endpoint: Endpoint,
+        child_scope: Mapping[str, Any],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
     ) -> None:
-        route, endpoint = target
         # What Starlette's app and router put in the scope on the way.
         scope["app"] = self
         scope.setdefault("router", self.router)
-        scope["endpoint"] = endpoint
-        scope.setdefault("path_params", {})
+        if child_scope:
+            scope.update(child_scope)
+        else:
+            scope["endpoint"] = endpoint
+            scope.setdefault("path_params", {})
         request = Request(scope, receive, send)
         response: Response | None
         try:
@@ -109,7 +123,7 @@ class MockApp(Starlette):
         return None
 
 
-def _could_match(route: Any, path: str) -> bool:
+def _could_match(route: BaseRoute, path: str) -> bool:
     regex = getattr(route, "path_regex", None)
     return regex is None or regex.match(path) is not None
 

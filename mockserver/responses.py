@@ -117,13 +117,48 @@ def rejection(rejected: Rejected, *, framework_500s: bool) -> Response:
     if not rejected.errors:
         return detail(rejected.status, rejected.detail or "", rejected.headers)
     try:
-        body = encode_json({"detail": [_error_entry(e, lenient=False) for e in rejected.errors]})
+        body = _encode_errors(rejected.errors)
     except ValueError:
         # FastAPI crashes here: NaN or infinity in ``input``, or body bytes not UTF-8.
         if framework_500s:
             return internal_error()
         body = encode_json({"detail": [_error_entry(e, lenient=True) for e in rejected.errors]})
-    return Response(body, rejected.status, rejected.headers, media_type=JSON)
+    return json_body_response(body, rejected.status, rejected.headers)
+
+
+def _encode_errors(errors: Iterable[FieldError]) -> bytes:
+    """``{"detail": [...]}`` as ``_error_entry(lenient=False)`` and ``encode_json`` give it.
+
+    In one pass of the C encoder: values JSON has no type for go through
+    ``_strict_default``, which is what ``_jsonable`` makes of them. (Their dict keys are
+    strings: they come from JSON bodies and pydantic's ``ctx``.)
+    """
+    entries = []
+    for error in errors:
+        entry = {"type": error.type, "loc": error.loc, "msg": error.msg, "input": error.input}
+        if error.ctx is not None:
+            entry["ctx"] = error.ctx
+        entries.append(entry)
+    if _C_ENCODE_ERRORS is None:  # pragma: no cover - Python without the C accelerator
+        return encode_json({"detail": [_error_entry(e, lenient=False) for e in errors]})
+    return "".join(_C_ENCODE_ERRORS({"detail": entries}, 0)).encode("utf-8")
+
+
+def _strict_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()  # not UTF-8: UnicodeDecodeError, a ValueError, as in _jsonable
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
+_C_ENCODE_ERRORS = (
+    _C_MAKE_ENCODER(
+        None, _strict_default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if _C_MAKE_ENCODER is not None
+    else None
+)
 
 
 def _error_entry(error: FieldError, *, lenient: bool) -> dict[str, Any]:

@@ -27,11 +27,12 @@ from support import AUTH, RESULT, SUBMIT, ClientFactory
 
 from mockserver import responses
 from mockserver.app import _query_params
-from mockserver.delivery import Access, SampleSigner
+from mockserver.delivery import DELIVERY_ROUTE, Access, SampleSigner
 from mockserver.dispatch import MockApp
 from mockserver.generation import read_generation
 from mockserver.images import RenderedImage
 from mockserver.store import Task, _evolved, _uuid4
+from mockserver.validation import FieldError
 
 # --- MockApp answers as Starlette does ---------------------------------------
 
@@ -117,9 +118,23 @@ def test_mock_app_leaves_root_path_and_debug_to_starlette() -> None:
 
 
 def test_the_mock_serves_its_operations_directly(client: TestClient) -> None:
-    direct = client.app._direct_routes()  # type: ignore[attr-defined]
-    assert {("POST", SUBMIT), ("GET", RESULT), ("GET", "/openapi.json")} <= set(direct)
-    assert not any(path.startswith("/results") for _, path in direct)
+    constant, parametrised = client.app._direct_routes()  # type: ignore[attr-defined]
+    assert {("POST", SUBMIT), ("GET", RESULT), ("GET", "/openapi.json")} <= set(constant)
+    assert [route.path for route in parametrised] == [DELIVERY_ROUTE]
+
+
+def test_routes_after_one_starlette_must_serve_are_left_to_it() -> None:
+    def sync(request: Request) -> Response:
+        return PlainTextResponse("sync")
+
+    app = MockApp(routes=[Route("/s", sync), Route("/a", ok), Route("/p/{name}", shadowing)])
+    assert app._direct_routes() == ({}, [])
+    with TestClient(app) as client:
+        assert [client.get(path).text for path in ("/s", "/a", "/p/x")] == [
+            "sync",
+            "ok GET /a",
+            "param x",
+        ]
 
 
 # --- The store's shortcuts ----------------------------------------------------
@@ -163,6 +178,43 @@ def test_encode_json_is_fastapis_json_dumps(value: Any) -> None:
 def test_encode_json_refuses_nan_as_json_dumps_does() -> None:
     with pytest.raises(ValueError, match="Out of range float"):
         responses.encode_json({"x": [float("nan")]})
+
+
+error_inputs = st.recursive(
+    json_values | st.binary(max_size=8) | st.sets(st.integers(), max_size=3),
+    lambda inner: st.tuples(inner, inner) | st.lists(inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(
+    st.lists(
+        st.builds(
+            FieldError,
+            type=st.text(max_size=5),
+            loc=st.tuples(st.just("body"), st.text(max_size=5) | st.integers()),
+            msg=st.text(max_size=5),
+            input=error_inputs,
+            ctx=st.none() | st.dictionaries(st.text(max_size=5), error_inputs, max_size=2),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_422_bodies_are_encoded_as_jsonable_then_json_dumps_would(errors: list[FieldError]) -> None:
+    def slow() -> bytes:
+        entries = [responses._error_entry(error, lenient=False) for error in errors]
+        return responses.encode_json({"detail": entries})
+
+    try:
+        expected: bytes | type[ValueError] = slow()
+    except ValueError:
+        expected = ValueError
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            responses._encode_errors(errors)
+    else:
+        assert responses._encode_errors(errors) == expected
 
 
 @pytest.mark.parametrize(("status", "headers"), [(200, None), (422, None), (401, {"A": "b"})])
