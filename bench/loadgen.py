@@ -77,7 +77,7 @@ class Generator:
                 [self.wrk, "-v"], capture_output=True, text=True, check=False
             ).stdout.split("\n")[0]
             return version.split(" [")[0] or "wrk"
-        return "pyload.py (Python fallback: wrk could not be installed; a lower bound)"
+        return "bench/pyload.py (Python; slower than wrk, so its figures are lower bounds)"
 
     def run(self, base_url: str, request: Request, *, seconds: float, connections: int) -> Load:
         env = {

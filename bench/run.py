@@ -205,7 +205,8 @@ class Bench:
         self.args = args
         self.server_pin, self.load_pin = servers.pinning()
         load_cores = len(servers.cores()) - 1 if self.load_pin else 1
-        self.generator = Generator(loadgen.ensure_wrk(print), self.load_pin, load_cores)
+        wrk = None if args.python_load else loadgen.ensure_wrk(print)
+        self.generator = Generator(wrk, self.load_pin, load_cores)
         self.prism = prism.ensure() if _wants_prism(args.prism) else None
         if args.prism == "on" and self.prism is None:
             raise SystemExit("--prism on: Prism could not be installed (node and npm needed)")
@@ -594,6 +595,11 @@ def main() -> int:
         choices=["auto", "on", "off"],
         default="auto",
         help="also measure Stoplight Prism (auto: when node and npm are present)",
+    )
+    parser.add_argument(
+        "--python-load",
+        action="store_true",
+        help="use the Python load generator (bench/pyload.py) even where wrk is installed",
     )
     parser.add_argument(
         "--profile",

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 OPENAPI_ROUTE = "/openapi.json"
 _NO_VALUES: Mapping[str, str] = {}
+HEADER_PAIRS_KEPT = 4096
 _BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _WARM_UP_IMAGE = ImageRequest(prompt="", seed=0, width=32, height=32, output_format="jpeg")
 
@@ -49,6 +50,10 @@ class Journal:
     def __init__(self, store: TaskStore, checker: ResponseChecker | None) -> None:
         self._store = store
         self._checker = checker
+        # Decoded header pairs, shared by every entry that has them: clients send the
+        # same few headers over and over, and an entry with its own copies of them
+        # would cost a dozen objects to build and, when the journal drops it, to free.
+        self._header_pairs: dict[tuple[bytes, bytes], tuple[str, str]] = {}
 
     async def record(
         self,
@@ -76,12 +81,7 @@ class Journal:
                 method=scope["method"],
                 path=scope["path"],
                 query=scope["query_string"].decode("utf-8", "replace"),
-                headers=tuple(
-                    [
-                        (name.decode("latin-1"), value.decode("latin-1"))
-                        for name, value in scope["headers"]
-                    ]
-                ),
+                headers=self._headers(scope["headers"]),
                 body=body,
                 status=response.status_code,
                 response_body=response_body,
@@ -90,6 +90,20 @@ class Journal:
                 response_problems=response_problems,
             )
         )
+
+    def _headers(self, raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+        """The headers as ``request.headers.items()`` gives them (latin-1), shared."""
+        pairs = self._header_pairs
+        if len(pairs) > HEADER_PAIRS_KEPT:
+            pairs.clear()
+        decoded = []
+        for name, value in raw:
+            key = (name, value)  # a tuple even where a server sends [name, value] lists
+            known = pairs.get(key)
+            if known is None:
+                known = pairs[key] = (name.decode("latin-1"), value.decode("latin-1"))
+            decoded.append(known)
+        return tuple(decoded)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -262,6 +262,18 @@ def test_a_polled_task_body_is_the_same_whether_encoded_or_remembered(
     assert [json.loads(body)["progress"] for body in bodies[:5]] == [None, 0.2, 0.5, 0.8, 1.0]
 
 
+def test_journal_headers_are_the_requests_and_shared_between_entries(
+    client: TestClient,
+) -> None:
+    sent = {b"x-key": b"k", b"X-Trace": "é1".encode()}
+    for _ in range(2):
+        client.get(RESULT, params={"id": "nope"}, headers=sent)
+    first, second = client.app.state.runtime.store.calls()  # type: ignore[attr-defined]
+    assert ("x-key", "k") in first.headers and ("x-trace", "Ã©1") in first.headers  # latin-1
+    assert first.headers == second.headers
+    assert all(a is b for a, b in zip(first.headers, second.headers, strict=True))
+
+
 # --- Request parsing ------------------------------------------------------------
 
 
