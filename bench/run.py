@@ -138,7 +138,6 @@ class ImagePreparation:
     """The image row: a Ready task's sample, downloaded once (rendered and cached)."""
 
     def __init__(self) -> None:
-        self.sample_file = Path(tempfile.mkstemp(prefix="bfl-bench-", suffix=".jpeg")[1])
         self.first_download_ms: list[float] = []
 
     def __call__(self, base: str) -> tuple[Request, int]:
@@ -150,8 +149,26 @@ class ImagePreparation:
         image.raise_for_status()
         if image.headers["content-type"] != "image/jpeg":
             raise RuntimeError(f"the sample is {image.headers['content-type']}")
-        self.sample_file.write_bytes(image.content)
         return Request("GET", _path(sample), key=KEY), 200
+
+
+def _answer(base: str, request: Request, expected: int) -> httpx.Response:
+    """The mock's answer to the row's request, which the ceiling will send back as is."""
+    headers = {"x-key": request.key} if request.key else {}
+    if request.body:
+        headers["content-type"] = "application/json"
+    answer = httpx.request(
+        request.method, base + request.path, content=request.body, headers=headers
+    )
+    if answer.status_code != expected:
+        raise RuntimeError(f"{request.method} {request.path}: {answer.status_code} {answer.text}")
+    return answer
+
+
+def _written(file: Any, content: bytes) -> str:
+    file.write(content)
+    file.flush()
+    return str(file.name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,10 +281,21 @@ class Bench:
             MOCK, servers.mock_argv(*row.mock_flags), probe=probe, pin=pin
         ) as mock:
             request, expected = row.prepare(mock.url)
-            flags = ("--sample", str(self.image.sample_file)) if row.prepare is self.image else ()
-            with servers.running(
-                CEILING, servers.ceiling_argv(*flags), probe=probe, pin=pin
-            ) as ceiling:
+            answer = _answer(mock.url, request, expected)
+            with (
+                tempfile.NamedTemporaryFile(prefix="bfl-bench-") as answer_file,
+                servers.running(
+                    CEILING,
+                    servers.ceiling_argv(
+                        "--answer",
+                        _written(answer_file, answer.content),
+                        "--answer-type",
+                        answer.headers["content-type"],
+                    ),
+                    probe=probe,
+                    pin=pin,
+                ) as ceiling,
+            ):
                 order = [(mock, expected), (ceiling, 200)]
                 if prism_server is not None and row.prism_row is not None:
                     order.append((prism_server, 422 if row.prism_row == "invalid" else 200))
@@ -293,22 +321,24 @@ class Bench:
                             flush=True,
                         )
                 if self.profiler:
-                    self.profile(row, mock, request)
+                    for server in (mock, ceiling):
+                        self.profile(row, server, request)
 
-    def profile(self, row: Row, mock: servers.Server, request: Request) -> None:
-        """One more load of the mock, not counted, sampled by py-spy."""
+    def profile(self, row: Row, server: servers.Server, request: Request) -> None:
+        """One more load of ``server``, not counted, sampled by py-spy."""
         assert self.profiler is not None
         RESULTS_DIR.mkdir(exist_ok=True)
-        output = RESULTS_DIR / f"profile-{_slug(row.name)}.txt"
+        output = RESULTS_DIR / f"profile-{_slug(row.name)}-{server.name}.txt"
         seconds = self.args.seconds
-        recording = spy.record(self.profiler, mock.pid, seconds, output, self.load_pin)
-        self.generator.run(mock.url, request, seconds=seconds, connections=self.args.connections)
+        recording = spy.record(self.profiler, server.pid, seconds, output, self.load_pin)
+        self.generator.run(server.url, request, seconds=seconds, connections=self.args.connections)
         _, errors = recording.communicate(timeout=seconds + 30)
+        name = f"{row.name}, {server.name}"
         if recording.returncode != 0 or not output.exists():
-            self.profiles[row.name] = [f"py-spy failed: {errors.decode(errors='replace')[-300:]}"]
+            self.profiles[name] = [f"py-spy failed: {errors.decode(errors='replace')[-300:]}"]
         else:
-            self.profiles[row.name] = spy.summary(output)
-        print(f"  {row.name}: profile in {output.relative_to(BENCH_DIR.parent)}", flush=True)
+            self.profiles[name] = spy.summary(output)
+        print(f"  {name}: profile in {output.relative_to(BENCH_DIR.parent)}", flush=True)
 
     def run(self) -> None:
         prism_server = None
@@ -388,6 +418,26 @@ def median_run(what: str, pin: list[str], *flags: str) -> dict[str, float]:
     """Each figure of ``solo.py WHAT``: the median of SOLO_RUNS fresh processes."""
     runs = [solo(what, pin, *flags) for _ in range(SOLO_RUNS)]
     return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
+
+
+def protocol_figures(pin: list[str]) -> dict[str, dict[str, float]]:
+    """``bench/protocol.py``: each row's CPU µs per request, the median of SOLO_RUNS runs."""
+    runs = []
+    for _ in range(SOLO_RUNS):
+        done = subprocess.run(
+            [*pin, sys.executable, str(BENCH_DIR / "protocol.py")],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"protocol.py failed:\n{done.stderr[-2000:]}")
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {
+        row: {key: statistics.median(run[row][key] for run in runs) for key in runs[0][row]}
+        for row in runs[0]
+    }
 
 
 def loop_while_rendering(pin: list[str]) -> dict[str, float]:
@@ -510,6 +560,23 @@ def report(bench: Bench, solo_figures: dict[str, Any]) -> tuple[str, list[str]]:
             line += f"{prism_ratio:.2f} |" if prism_ratio is not None else "— |"
         lines.append(line)
 
+    lines += [
+        "",
+        "The same requests without sockets (`bench/protocol.py`: uvicorn's HTTP protocol fed "
+        "in-process; CPU time, best of 5 batches, median of 3 runs; the kernel's share, equal "
+        "for both, left out, so these ratios are lower bounds):",
+        "",
+        "| request | bfl-mock CPU µs | ceiling CPU µs | ceiling/mock |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in bench.rows:
+        figures = solo_figures["protocol"].get(row.name)
+        if figures:
+            mock_us, ceiling_us = figures["mock_us"], figures["ceiling_us"]
+            lines.append(
+                f"| {row.name} | {mock_us:.1f} | {ceiling_us:.1f} | {ceiling_us / mock_us:.2f} |"
+            )
+
     startup = statistics.median(solo_figures["startup_mock_s"])
     others = [
         (
@@ -616,23 +683,19 @@ def main() -> int:
         f"rounds per row after a {WARM_UP_SECONDS:g} s warm-up of each server\n",
         flush=True,
     )
-    try:
-        bench.run()
-        print("start-up, renders, event loop, in-process cycles", flush=True)
-        solo_figures: dict[str, Any] = {
-            "startup_mock_s": startup_seconds(
-                servers.mock_argv(), bench.server_pin, STARTUP_SAMPLES
-            ),
-            "startup_ceiling_s": startup_seconds(
-                servers.ceiling_argv(), bench.server_pin, STARTUP_SAMPLES
-            ),
-            "render": median_run("render", bench.server_pin),
-            "loop": loop_while_rendering(bench.server_pin),
-            "cycles_strict": median_run("cycles", bench.server_pin, "--strict"),
-            "cycles_lenient": median_run("cycles", bench.server_pin, "--no-strict"),
-        }
-    finally:
-        bench.image.sample_file.unlink(missing_ok=True)
+    bench.run()
+    print("start-up, renders, event loop, in-process cycles", flush=True)
+    solo_figures: dict[str, Any] = {
+        "startup_mock_s": startup_seconds(servers.mock_argv(), bench.server_pin, STARTUP_SAMPLES),
+        "startup_ceiling_s": startup_seconds(
+            servers.ceiling_argv(), bench.server_pin, STARTUP_SAMPLES
+        ),
+        "render": median_run("render", bench.server_pin),
+        "loop": loop_while_rendering(bench.server_pin),
+        "cycles_strict": median_run("cycles", bench.server_pin, "--strict"),
+        "cycles_lenient": median_run("cycles", bench.server_pin, "--no-strict"),
+        "protocol": protocol_figures(bench.server_pin),
+    }
     info["load average at end"] = " ".join(f"{load:.2f}" for load in os.getloadavg())
     tables, verdicts = report(bench, solo_figures)
     machine_note = "\n".join(f"- {name}: {value}" for name, value in info.items())
@@ -642,7 +705,7 @@ def main() -> int:
     )
     text = f"{machine_note}\n{settings_note}\n\n{tables}\n"
     if bench.profiles:
-        text += "\nWhere the mock's time goes (py-spy, one more load per row):\n"
+        text += "\nWhere the time goes (py-spy, one more load per row and server):\n"
         for name, lines in bench.profiles.items():
             text += f"\n{name}:\n" + "\n".join(lines) + "\n"
     print("\n" + text)

@@ -1,9 +1,9 @@
 """Where a server spends its time under load: py-spy samples, summed by function.
 
-``bench/run.py --profile`` samples the mock during its first load of each row and
-prints, for each, the functions that take the most time (their own and with what
-they call). The raw samples (collapsed stacks, for flamegraph.pl or speedscope) stay
-in bench/results/.
+``bench/run.py --profile`` samples the mock and the ceiling under one more load of
+each row and prints, for each, the functions that take the most time (their own and
+with what they call). The raw samples (collapsed stacks, for flamegraph.pl or
+speedscope) stay in bench/results/.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def summary(samples: Path, top: int = 12) -> list[str]:
     wanted = [
         (frame, count)
         for frame, count in inclusive.most_common()
-        if "mockserver/" in frame or "starlette/" in frame or "uvicorn/" in frame
+        if any(part in frame for part in ("mockserver/", "starlette/", "uvicorn/", "ceiling.py"))
     ]
     lines += [f"  {count / total:6.1%}  {frame}" for frame, count in wanted[:top]]
     lines.append("own time:")

@@ -46,7 +46,11 @@ class Runtime:
         if self.settings.public_url:
             return self.settings.public_url.rstrip("/")
         scope = request.scope
-        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        host = None
+        for name, value in scope["headers"]:
+            if name == b"host":  # the first one, as Starlette takes it
+                host = value
+                break
         server = scope.get("server")
         return _origin(
             scope.get("scheme", "http"),

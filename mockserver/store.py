@@ -210,12 +210,13 @@ class MemoryStore:
         Every change is made in one copy, and none when nothing changed: this runs on
         every poll.
         """
-        changes: dict[str, Any] = {}
-        if polls is not None:
-            changes["polls"] = polls
+        changes: dict[str, Any] = {} if polls is None else {"polls": polls}
         if not task.status.is_final:
-            changes.update(self._next_stage(task, task.polls if polls is None else polls))
-        if any(getattr(task, name) != value for name, value in changes.items()):
+            stage = self._next_stage(task, task.polls if polls is None else polls)
+            for name, value in stage.items():
+                if getattr(task, name) != value:
+                    changes[name] = value
+        if changes:
             task = _evolved(task, changes)
         if task.status.is_final and not task.charged:
             task = self._charge(task)
