@@ -140,6 +140,7 @@ def test_routes_after_one_starlette_must_serve_are_left_to_it() -> None:
 # --- The store's shortcuts ----------------------------------------------------
 
 
+@pytest.mark.property
 @given(st.integers(min_value=0, max_value=2**128 - 1))
 def test_uuid4_is_uuid_modules(bits: int) -> None:
     assert _uuid4(bits) == str(uuid.UUID(int=bits, version=4))
@@ -169,6 +170,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.property
 @given(json_values)
 def test_encode_json_is_fastapis_json_dumps(value: Any) -> None:
     expected = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -187,6 +189,7 @@ error_inputs = st.recursive(
 )
 
 
+@pytest.mark.property
 @given(
     st.lists(
         st.builds(
