@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,8 +24,8 @@ from starlette.routing import BaseRoute, Route
 from mockserver import handlers, responses, scenarios
 from mockserver.admin import Control, admin_routes
 from mockserver.clock import Clock, SystemClock
-from mockserver.conformance import ResponseChecker
 from mockserver.delivery import DELIVERY_ROUTE, SampleSigner
+from mockserver.dispatch import MockApp
 from mockserver.errors import SettingsError, SpecError
 from mockserver.images import ImageCache, ImageRequest, render
 from mockserver.lifecycle import Progression
@@ -34,7 +37,13 @@ from mockserver.store import Call, MemoryStore, TaskStore
 from mockserver.validation import Rejected, RequestValidator
 from mockserver.webhooks import WebhookDispatcher
 
+if TYPE_CHECKING:
+    from mockserver.conformance import ResponseChecker
+
 OPENAPI_ROUTE = "/openapi.json"
+_NO_VALUES: Mapping[str, str] = {}
+HEADER_PAIRS_KEPT = 4096
+_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _WARM_UP_IMAGE = ImageRequest(prompt="", seed=0, width=32, height=32, output_format="jpeg")
 
 
@@ -44,6 +53,10 @@ class Journal:
     def __init__(self, store: TaskStore, checker: ResponseChecker | None) -> None:
         self._store = store
         self._checker = checker
+        # Decoded header pairs, shared by every entry that has them: clients send the
+        # same few headers over and over, and an entry with its own copies of them
+        # would cost a dozen objects to build and, when the journal drops it, to free.
+        self._header_pairs: dict[tuple[bytes, bytes], tuple[str, str]] = {}
 
     async def record(
         self,
@@ -53,27 +66,60 @@ class Journal:
         operation: Operation | None,
         problems: tuple[str, ...] = (),
     ) -> None:
-        body = await request.body()
+        scope = request.scope
+        # A request without Content-Length or Transfer-Encoding has no body (RFC 9112
+        # 6.3): most polls and downloads. Reading it would still wait on the server.
+        body = await request.body() if _may_have_body(scope["headers"]) else b""
+        response_body = bytes(response.body)
         response_problems: tuple[str, ...] = ()
         if self._checker is not None and operation is not None:
             response_problems = self._checker.problems(
-                operation, response.status_code, bytes(response.body)
+                operation, response.status_code, response_body
             )
+        # Read straight from the ASGI scope: request.url would build and re-split a
+        # URL on every request just to give back the path and query uvicorn parsed.
         self._store.record(
             Call(
                 at=self._store.now(),
-                method=request.method,
-                path=request.url.path,
-                query=request.url.query,
-                headers=tuple(request.headers.items()),
+                method=scope["method"],
+                path=scope["path"],
+                query=scope["query_string"].decode("utf-8", "replace"),
+                headers=self._headers(scope["headers"]),
                 body=body,
                 status=response.status_code,
-                response_body=bytes(response.body),
+                response_body=response_body,
                 operation_id=operation.operation_id if operation else None,
                 problems=problems,
                 response_problems=response_problems,
             )
         )
+
+    def _headers(self, raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+        """The headers as ``request.headers.items()`` gives them (latin-1), shared."""
+        pairs = self._header_pairs
+        if len(pairs) > HEADER_PAIRS_KEPT:
+            pairs.clear()
+        decoded = []
+        for name, value in raw:
+            key = (name, value)  # a tuple even where a server sends [name, value] lists
+            known = pairs.get(key)
+            if known is None:
+                known = pairs[key] = (name.decode("latin-1"), value.decode("latin-1"))
+            decoded.append(known)
+        return tuple(decoded)
+
+
+@functools.lru_cache(maxsize=4096)
+def _query_params(query_string: bytes) -> QueryParams:
+    """``request.query_params``, parsed once per distinct query (a task is polled often)."""
+    return QueryParams(query_string)
+
+
+def _may_have_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, _ in headers:  # a plain loop: a generator costs more than a few headers
+        if name in _BODY_HEADERS:
+            return True
+    return False
 
 
 def create_app(
@@ -116,7 +162,13 @@ def create_app(
         task_id_param=_task_id_param(spec),
     )
     control = Control(runtime)
-    journal = Journal(store, ResponseChecker(spec) if settings.strict else None)
+    checker = None
+    if settings.strict:
+        # jsonschema takes a tenth of a second to import: only strict mode needs it.
+        from mockserver.conformance import ResponseChecker
+
+        checker = ResponseChecker(spec)
+    journal = Journal(store, checker)
     builder = ModelBuilder(spec)
     key_header = next((op.api_key_header for op in spec.operations if op.api_key_header), None)
     routes: list[BaseRoute] = []
@@ -148,10 +200,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Load Pillow's codecs and font now, so the first real render is fast.
-        await asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
+        # Load Pillow's codecs and font in a worker thread, so that the first real
+        # render is fast, without holding up start-up: the first image is asked for
+        # after a submit and a poll at the earliest.
+        warm_up = asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
+        app.state.warm_up = warm_up
         yield
         await runtime.webhooks.close()
+        await warm_up
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
@@ -159,9 +215,7 @@ def create_app(
         await journal.record(request, response, operation=None, problems=(str(error.detail),))
         return response
 
-    app = Starlette(
-        routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan
-    )
+    app = MockApp(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.control = control
     return app
@@ -180,12 +234,15 @@ def _operation_endpoint(
             body = validator.parse_body(await request.body(), request.headers.get("content-type"))
         outcome = body
         if not isinstance(body, Rejected):
+            # Query string and cookies are parsed only for operations that declare them.
             outcome = validator.validate(
                 body=body,
-                query=request.query_params,
+                query=_query_params(request.scope["query_string"])
+                if "query" in validator.locations
+                else _NO_VALUES,
                 headers=request.headers,
                 path_params=request.path_params,
-                cookies=request.cookies,
+                cookies=request.cookies if "cookie" in validator.locations else _NO_VALUES,
             )
         if isinstance(outcome, Rejected):
             response = responses.rejection(outcome, framework_500s=framework_500s)

@@ -22,7 +22,7 @@ from mockserver.admin import ADMIN_ROOT
 from mockserver.app import create_app
 from mockserver.errors import MockServerError
 from mockserver.handlers import Runtime
-from mockserver.server import listen, uvicorn_config
+from mockserver.server import listen, server_stack, uvicorn_config
 from mockserver.settings import MockSettings, Timing, env_name, parse_value
 from mockserver.spec import OperationKind
 
@@ -130,4 +130,6 @@ def _banner(runtime: Runtime, origin: str) -> str:
         )
     dashboard = f"   dashboard: {origin}{ADMIN_ROOT}/" if settings.admin else ""
     lines.append(f"  spec: {origin}/openapi.json{dashboard}   (Ctrl+C to stop)")
+    request_log = "on" if settings.access_log else "off (--access-log to show)"
+    lines.append(f"  server: {server_stack()}, one process; a line per request: {request_log}")
     return "\n".join(lines)

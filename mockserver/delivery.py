@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import datetime
 import enum
+import functools
 import hashlib
 import hmac
 import urllib.parse
@@ -36,9 +37,18 @@ class Verdict:
     expires_at: float | None = None
 
 
+SIGNATURE_MEMO_SIZE = 4096
+"""URLs whose signing or checking is remembered: every poll of a Ready task signs the
+same URL, and every download of a sample checks the same one."""
+
+
 class SampleSigner:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
+        # Both are pure functions of their arguments and the secret; bounded memos.
+        self._signed = functools.lru_cache(maxsize=SIGNATURE_MEMO_SIZE)(self._sign)
+        self._valid_until = functools.lru_cache(maxsize=SIGNATURE_MEMO_SIZE)(self._expiry_if_valid)
+        self._parsed = functools.lru_cache(maxsize=SIGNATURE_MEMO_SIZE)(_signature_fields)
 
     def path(self, blob: str, extension: str) -> str:
         digest = hashlib.sha256(blob.encode()).hexdigest()
@@ -47,6 +57,9 @@ class SampleSigner:
 
     def sign(self, blob: str, extension: str, media_type: str, expires_at: float) -> str:
         """Path and query of a sample URL valid until ``expires_at`` (epoch seconds)."""
+        return self._signed(blob, extension, media_type, int(expires_at))
+
+    def _sign(self, blob: str, extension: str, media_type: str, expires_at: int) -> str:
         path = self.path(blob, extension)
         expiry = _format_expiry(expires_at)
         signature = self._signature(path, expiry, media_type)
@@ -60,19 +73,34 @@ class SampleSigner:
         expiry, media_type, signature = query.get("se"), query.get("rsct"), query.get("sig")
         if not expiry or not media_type or not signature:
             return Verdict(Access.BAD_SIGNATURE)
-        expected = self._signature(path, expiry, media_type)
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
-            return Verdict(Access.BAD_SIGNATURE)
-        expires_at = _parse_expiry(expiry)
+        expires_at = self._valid_until(path, expiry, media_type, signature)
         if expires_at is None:
             return Verdict(Access.BAD_SIGNATURE)
         if now >= expires_at:
             return Verdict(Access.EXPIRED, expires_at)
         return Verdict(Access.GRANTED, expires_at)
 
+    def verify_query(self, path: str, query_string: str, now: float) -> Verdict:
+        """``verify`` with the raw query string, parsed once per distinct URL."""
+        return self.verify(path, self._parsed(query_string), now)
+
+    def _expiry_if_valid(
+        self, path: str, expiry: str, media_type: str, signature: str
+    ) -> float | None:
+        """When a correctly signed URL expires; None when the signature is wrong."""
+        expected = self._signature(path, expiry, media_type)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return None
+        return _parse_expiry(expiry)
+
     def _signature(self, path: str, expiry: str, media_type: str) -> str:
         message = f"{path}\n{expiry}\n{media_type}".encode()
         return base64.b64encode(hmac.new(self._secret, message, hashlib.sha256).digest()).decode()
+
+
+def _signature_fields(query_string: str) -> Mapping[str, str]:
+    # Parsed as Starlette parses a query string: blanks kept, the last value wins.
+    return dict(urllib.parse.parse_qsl(query_string, keep_blank_values=True))
 
 
 def _format_expiry(epoch: float) -> str:

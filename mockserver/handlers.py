@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import random
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
@@ -49,14 +50,57 @@ class Runtime:
     """Name of get_result's query parameter carrying the task id."""
     poll_windows: PollWindows = dataclasses.field(default_factory=PollWindows)
     """Each client's window of polls, reported in the rate-limit headers of get_result."""
+    result_path: str = dataclasses.field(init=False)
+    """get_result's path, looked up once."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "result_path", self.spec.result_operation.path)
 
     def origin(self, request: Request) -> str:
         """Where clients reach the mock: the public URL if set, else the request's own origin."""
-        return (self.settings.public_url or str(request.base_url)).rstrip("/")
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        scope = request.scope
+        host = None
+        for name, value in scope["headers"]:
+            if name == b"host":  # the first one, as Starlette takes it
+                host = value
+                break
+        server = scope.get("server")
+        return _origin(
+            scope.get("scheme", "http"),
+            host,
+            None if server is None else tuple(server),
+            scope.get("app_root_path", scope.get("root_path", "")),
+        )
 
     def polling_url(self, origin: str, task_id: str) -> str:
-        query = urllib.parse.urlencode({self.task_id_param: task_id})
-        return f"{origin}{self.spec.result_operation.path}?{query}"
+        prefix = _polling_prefix(origin, self.result_path, self.task_id_param)
+        return prefix + urllib.parse.quote_plus(task_id)
+
+
+# Clients reach the mock by one or a few names: both are computed once per name.
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(scheme: str, host: bytes | None, server: tuple[str, int] | None, root_path: str) -> str:
+    """``str(request.base_url)`` without its final slash, for a request with these parts."""
+    scope = {
+        "type": "http",
+        "scheme": scheme,
+        "server": server,
+        "root_path": root_path,
+        "path": "/",
+        "query_string": b"",
+        "headers": [] if host is None else [(b"host", host)],
+    }
+    return str(Request(scope).base_url).rstrip("/")
+
+
+@functools.lru_cache(maxsize=256)
+def _polling_prefix(origin: str, result_path: str, task_id_param: str) -> str:
+    """The polling URL up to the task id (``urlencode`` quotes both sides with quote_plus)."""
+    return f"{origin}{result_path}?{urllib.parse.quote_plus(task_id_param)}="
 
 
 Handler = Callable[[Runtime, Operation, Request, Accepted], Awaitable[Response]]
@@ -202,7 +246,8 @@ HANDLERS: Mapping[OperationKind, Handler] = {
 async def sample(rt: Runtime, request: Request) -> Response:
     """Serve a signed sample URL, refusing it as Azure Blob Storage does."""
     now = rt.store.now()
-    verdict = rt.signer.verify(request.url.path, request.query_params, now)
+    scope = request.scope
+    verdict = rt.signer.verify_query(scope["path"], scope["query_string"].decode("latin-1"), now)
     if verdict.access is Access.BAD_SIGNATURE:
         return responses.bad_signature(now)
     task = rt.store.task_by_blob(request.path_params["blob"])

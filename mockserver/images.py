@@ -10,6 +10,7 @@ import asyncio
 import base64
 import collections
 import dataclasses
+import functools
 import hashlib
 import io
 import threading
@@ -37,11 +38,18 @@ class ImageRequest:
 
     @property
     def pillow_format(self) -> str:
-        return Image.registered_extensions().get("." + self.output_format, FALLBACK_FORMAT)
+        return _formats(self.output_format)[0]
 
     @property
     def media_type(self) -> str:
-        return Image.MIME.get(self.pillow_format, "application/octet-stream")
+        return _formats(self.output_format)[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _formats(output_format: str) -> tuple[str, str]:
+    """Pillow's name and the media type of an output format (asked on every Ready poll)."""
+    pillow_format = Image.registered_extensions().get("." + output_format, FALLBACK_FORMAT)
+    return pillow_format, Image.MIME.get(pillow_format, "application/octet-stream")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

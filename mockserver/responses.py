@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import math
@@ -33,6 +34,8 @@ TOO_MANY_TASKS = "Too many active tasks"
 FAULT_DETAILS = {402: INSUFFICIENT_CREDITS, 429: TOO_MANY_TASKS}
 RETRY_STATUSES = frozenset({429, 503})
 WEBHOOK_SUCCESS, WEBHOOK_FAILURE = "SUCCESS", "FAILED"
+_JSON_CONTENT_TYPE = (b"content-type", JSON.encode())
+TASK_BODY_MEMO_SIZE = 4096
 XML = "application/xml"
 INTERNAL_ERROR = "Internal Server Error"
 NOT_FOUND = "Not Found"
@@ -59,23 +62,45 @@ _AZURE_AUTH_FAILED = (
 )
 
 
-def _json_text(content: Any) -> str:
-    return json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+# The C encoder behind ``_ENCODER``, built once: ``json.dumps`` and ``encode`` build a
+# new one for every body, which costs more than encoding a poll answer. Without the
+# circular-reference check, which bodies built here do not need.
+_C_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE = (
+    _C_MAKE_ENCODER(
+        None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
     )
+    if _C_MAKE_ENCODER is not None
+    else None
+)
+
+
+class PreparedResponse(Response):
+    """A response with its header block encoded beforehand.
+
+    Starlette's ``Response`` encodes every header again for each response.
+    """
+
+    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]):
+        self.body = body
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self.background = None
 
 
 def encode_json(content: Any) -> bytes:
-    """FastAPI's ``JSONResponse.render``: raises ``ValueError`` where FastAPI would crash."""
-    return _json_text(content).encode("utf-8")
+    if _C_ENCODE is None:  # pragma: no cover - Python without the C accelerator
+        return _ENCODER.encode(content).encode("utf-8")
+    return "".join(_C_ENCODE(content, 0)).encode("utf-8")
 
 
 def encode_json_safely(content: Any) -> bytes:
     """``encode_json``, with lone surrogates (valid JSON escapes, not UTF-8) as U+FFFD."""
-    text = _json_text(content)
     try:
-        return text.encode("utf-8")
+        return encode_json(content)
     except UnicodeEncodeError:
+        text = _ENCODER.encode(content)
         return without_lone_surrogates(text).encode("utf-8")
 
 
@@ -87,7 +112,18 @@ def without_lone_surrogates(text: str) -> str:
 def json_response(
     content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    return Response(encode_json_safely(content), status_code, headers, media_type=JSON)
+    return json_body_response(encode_json_safely(content), status_code, headers)
+
+
+def json_body_response(
+    body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON body already encoded; its two headers as Starlette's ``Response`` writes them."""
+    if headers or status_code < 200 or status_code in (204, 304):
+        return Response(body, status_code, headers, media_type=JSON)
+    return PreparedResponse(
+        body, status_code, [(b"content-length", str(len(body)).encode()), _JSON_CONTENT_TYPE]
+    )
 
 
 def detail(status_code: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -103,7 +139,7 @@ def rejection(rejected: Rejected, *, framework_500s: bool) -> Response:
     if not rejected.errors:
         return detail(rejected.status, rejected.detail or "", rejected.headers)
     try:
-        body = encode_json({"detail": [_error_entry(e, lenient=False) for e in rejected.errors]})
+        body = _encode_errors(rejected.errors)
     except (ValueError, RecursionError):
         # FastAPI crashes here: NaN or infinity in ``input``, body bytes or a lone
         # surrogate that is not UTF-8, or an ``input`` nested too deep to render.
@@ -116,7 +152,42 @@ def rejection(rejected: Rejected, *, framework_500s: bool) -> Response:
         except RecursionError:
             # Only a few levels short of what the JSON decoder refuses: answer as if it had.
             return detail(400, UNPARSABLE_BODY)
-    return Response(body, rejected.status, rejected.headers, media_type=JSON)
+    return json_body_response(body, rejected.status, rejected.headers)
+
+
+def _encode_errors(errors: Iterable[FieldError]) -> bytes:
+    """``{"detail": [...]}`` as ``_error_entry(lenient=False)`` and ``encode_json`` give it.
+
+    In one pass of the C encoder: values JSON has no type for go through
+    ``_strict_default``, which is what ``_jsonable`` makes of them. (Their dict keys are
+    strings: they come from JSON bodies and pydantic's ``ctx``.)
+    """
+    entries = []
+    for error in errors:
+        entry = {"type": error.type, "loc": error.loc, "msg": error.msg, "input": error.input}
+        if error.ctx is not None:
+            entry["ctx"] = error.ctx
+        entries.append(entry)
+    if _C_ENCODE_ERRORS is None:  # pragma: no cover - Python without the C accelerator
+        return encode_json({"detail": [_error_entry(e, lenient=False) for e in errors]})
+    return "".join(_C_ENCODE_ERRORS({"detail": entries}, 0)).encode("utf-8")
+
+
+def _strict_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()  # not UTF-8: UnicodeDecodeError, a ValueError, as in _jsonable
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
+_C_ENCODE_ERRORS = (
+    _C_MAKE_ENCODER(
+        None, _strict_default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if _C_MAKE_ENCODER is not None
+    else None
+)
 
 
 def _error_entry(error: FieldError, *, lenient: bool) -> dict[str, Any]:
@@ -178,6 +249,13 @@ class SampleResult:
     end_time: float
     duration: float
 
+    def as_json(self) -> dict[str, Any]:
+        """The fields in order; dataclasses.asdict would deep-copy each value, slowly."""
+        return {name: getattr(self, name) for name in _SAMPLE_RESULT_KEYS}
+
+
+_SAMPLE_RESULT_KEYS = tuple(field.name for field in dataclasses.fields(SampleResult))
+
 
 class Renderer:
     """Bodies whose keys and spellings come from one spec."""
@@ -187,6 +265,9 @@ class Renderer:
         self._statuses = spec.statuses
         self._result_keys = spec.result_keys
         self._credits_key = _credits_key(spec)
+        # A task is polled many times with the same answer; its body is a pure function
+        # of these arguments, so each distinct one is encoded once (bounded).
+        self._task_body = functools.lru_cache(maxsize=TASK_BODY_MEMO_SIZE)(self._encode_task)
 
     def status_text(self, status: TaskStatus) -> str:
         return self._statuses[status]
@@ -228,15 +309,28 @@ class Renderer:
         details: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
+        if details is None:
+            body = self._task_body(task_id, status, result, progress)
+        else:  # a mapping: not hashable, and rare (moderation reasons)
+            body = self._encode_task(task_id, status, result, progress, details)
+        return json_body_response(body, status_code, headers)
+
+    def _encode_task(
+        self,
+        task_id: str,
+        status: TaskStatus,
+        result: SampleResult | None,
+        progress: float | None,
+        details: Mapping[str, Any] | None = None,
+    ) -> bytes:
         values = {
             ID: task_id,
             STATUS: self._statuses[status],
-            RESULT: None if result is None else dataclasses.asdict(result),
+            RESULT: None if result is None else result.as_json(),
             PROGRESS: progress,
             DETAILS: None if details is None else dict(details),
         }
-        body = {key: values.get(key) for key in self._result_keys}
-        return json_response(body, status_code, headers)
+        return encode_json_safely({key: values.get(key) for key in self._result_keys})
 
     def credits(self, balance: float) -> Response:
         if self._credits_key is None:
@@ -299,7 +393,7 @@ def webhook_payload(
     now: float,
 ) -> bytes:
     """The JSON POSTed to ``webhook_url`` when a task ends."""
-    result_body = None if result is None else dataclasses.asdict(result)
+    result_body = None if result is None else result.as_json()
     if style is WebhookStyle.ID:
         body: dict[str, Any] = {ID: task_id, STATUS: status_text}
         if succeeded:
@@ -307,8 +401,8 @@ def webhook_payload(
         else:
             body.update({"error": status_text, "message": error})
         body["timestamp"] = _iso_seconds(now)
-        return encode_json(body)
-    return encode_json(
+        return encode_json_safely(body)
+    return encode_json_safely(
         {
             "task_id": task_id,
             STATUS: WEBHOOK_SUCCESS if succeeded else WEBHOOK_FAILURE,
@@ -358,17 +452,30 @@ class ShapedResponse(Response):
 
 
 def image(rendered: RenderedImage, *, created_at: float, head: bool = False) -> Response:
+    headers = _image_headers(
+        rendered.md5, rendered.etag, rendered.media_type, len(rendered.data), created_at
+    )
+    # A copy: whoever handles the response after us may add headers to its list.
+    return PreparedResponse(b"" if head else rendered.data, 200, list(headers))
+
+
+@functools.lru_cache(maxsize=1024)
+def _image_headers(
+    md5: str, etag: str, media_type: str, length: int, created_at: float
+) -> tuple[tuple[bytes, bytes], ...]:
+    """Azure's headers for one image, encoded once (keyed without the image's bytes)."""
     headers = {
         **DELIVERY_HEADERS,
-        "Content-MD5": rendered.md5,
-        "ETag": rendered.etag,
+        "Content-MD5": md5,
+        "ETag": etag,
         "Last-Modified": _http_date(created_at),
         "x-ms-creation-time": _http_date(created_at),
+        "content-length": str(length),
+        "content-type": media_type,
     }
-    response = Response(rendered.data, 200, headers, media_type=rendered.media_type)
-    if head:
-        response.body = b""
-    return response
+    return tuple(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    )
 
 
 def azure_error(

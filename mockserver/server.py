@@ -7,6 +7,7 @@ HTTP stack). Binds 127.0.0.1 and a free port by default, and is ready when
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import socket
 import threading
@@ -61,6 +62,13 @@ def uvicorn_config(app: Starlette, settings: MockSettings) -> uvicorn.Config:
         server_header=False,
         date_header=True,
     )
+
+
+def server_stack() -> str:
+    """What ``loop="auto"`` and ``http="auto"`` give: uvloop and httptools when installed."""
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"uvicorn on {loop} + {http}"
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import heapq
 import random
 import threading
-import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from mockserver.clock import Clock
 from mockserver.generation import Generation
 from mockserver.lifecycle import Progression, stage_at
 from mockserver.scenarios import NO_SCENARIO, Scenario, Target
+from mockserver.settings import Timing
 from mockserver.spec import TaskStatus
 
 RANDOM_SEED_LIMIT = 2**32
@@ -183,7 +184,11 @@ class MemoryStore:
             self._random = random.Random(self._seed)
             self._tasks: collections.OrderedDict[str, Task] = collections.OrderedDict()
             self._blobs: dict[str, str] = {}
+            # Per key: unfinished tasks, what they will cost when Ready, and (by time)
+            # when each is due, so that submits never walk every task of the key.
             self._uncharged: dict[str | None, set[str]] = collections.defaultdict(set)
+            self._reserved: dict[str | None, float] = collections.defaultdict(float)
+            self._due: dict[str | None, list[tuple[float, str]]] = collections.defaultdict(list)
             self._balances: dict[str, float] = {}
             self._journal: collections.deque[Call] = collections.deque(maxlen=self._journal_limit)
             self._scenario = self._default_scenario
@@ -204,7 +209,7 @@ class MemoryStore:
         with self._lock:
             rng = self._random
             task = Task(
-                id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                id=_uuid4(rng.getrandbits(128)),
                 generation=generation,
                 seed=generation.seed
                 if generation.seed is not None
@@ -217,11 +222,20 @@ class MemoryStore:
             )
             self._tasks[task.id] = task
             self._blobs[task.blob] = task.id
-            self._uncharged[generation.api_key].add(task.id)
+            key = generation.api_key
+            self._uncharged[key].add(task.id)
+            if outcome is TaskStatus.READY:
+                self._reserved[key] += generation.price
+            if self._progression.timing is Timing.TIME:
+                due = task.created_at + self._progression.generation_seconds
+                heapq.heappush(self._due[key], (due, task.id))
             while len(self._tasks) > self._task_limit:
                 _, dropped = self._tasks.popitem(last=False)
                 self._blobs.pop(dropped.blob, None)
-                self._uncharged[dropped.generation.api_key].discard(dropped.id)
+                if not dropped.charged:
+                    self._release(dropped)
+            if outcome is TaskStatus.REQUEST_MODERATED:
+                task = self._advance(task)  # refused at submission: final at once
             return task
 
     def poll(self, task_id: str) -> Task | None:
@@ -230,7 +244,7 @@ class MemoryStore:
             task = self._tasks.get(task_id)
             if task is None:
                 return None
-            return self._advance(dataclasses.replace(task, polls=task.polls + 1))
+            return self._advance(task, polls=task.polls + 1)
 
     def task(self, task_id: str) -> Task | None:
         """The task as time has left it, without counting a poll."""
@@ -249,11 +263,10 @@ class MemoryStore:
             return self._balances.get(api_key, self._starting_credits)
 
     def active_tasks(self, api_key: str | None) -> int:
-        """Tasks of this key still working (each uncharged task is checked against time)."""
+        """Tasks of this key still working."""
         with self._lock:
             self._settle(api_key)
-            tasks = (self._tasks[task_id] for task_id in self._uncharged.get(api_key, ()))
-            return sum(1 for task in tasks if not task.status.is_final)
+            return len(self._uncharged.get(api_key, ()))
 
     def complete(self, task_id: str) -> Task | None:
         """Finish the task now, whatever the timing (webhook tasks are never polled)."""
@@ -280,11 +293,7 @@ class MemoryStore:
     def available(self, api_key: str) -> float:
         """The balance less what this key's unfinished tasks will cost when Ready."""
         with self._lock:
-            balance = self.balance(api_key)
-            tasks = (self._tasks[task_id] for task_id in self._uncharged.get(api_key, ()))
-            return balance - sum(
-                task.generation.price for task in tasks if task.outcome is TaskStatus.READY
-            )
+            return self.balance(api_key) - self._reserved[api_key]
 
     def scenario(self) -> Scenario:
         return self._scenario
@@ -325,40 +334,90 @@ class MemoryStore:
             return tuple(self._advance(task) for task in list(self._tasks.values()))
 
     def _settle(self, api_key: str | None) -> None:
-        for task_id in list(self._uncharged.get(api_key, ())):
-            self._advance(self._tasks[task_id])
+        """Finish the key's tasks whose time has come (by poll count, only polls do)."""
+        due = self._due.get(api_key)
+        now = self._clock.now()
+        while due and due[0][0] <= now:
+            _, task_id = heapq.heappop(due)
+            task = self._tasks.get(task_id)
+            if task is not None and not task.charged:
+                self._advance(task)
 
-    def _advance(self, task: Task) -> Task:
+    def _release(self, task: Task) -> None:
+        """Stop counting an unfinished task against its key."""
+        key = task.generation.api_key
+        self._uncharged[key].discard(task.id)
+        if task.outcome is TaskStatus.READY:
+            self._reserved[key] -= task.generation.price
+
+    def _advance(self, task: Task, *, polls: int | None = None) -> Task:
+        """The task as of now (and, from a poll, with its new poll count), stored.
+
+        Every change is made in one copy, and none when nothing changed: this runs on
+        every poll.
+        """
+        changes: dict[str, Any] = {} if polls is None else {"polls": polls}
         if not task.status.is_final:
-            task = self._next_stage(task)
+            stage = self._next_stage(task, task.polls if polls is None else polls)
+            for name, value in stage.items():
+                if getattr(task, name) != value:
+                    changes[name] = value
+        if changes:
+            task = _evolved(task, changes)
         if task.status.is_final and not task.charged:
             task = self._charge(task)
         self._tasks[task.id] = task
         return task
 
-    def _next_stage(self, task: Task) -> Task:
+    def _next_stage(self, task: Task, polls: int) -> dict[str, Any]:
+        """What changes in a task still working, seen now after ``polls`` polls."""
         if task.outcome is TaskStatus.REQUEST_MODERATED:
             # Rejected at submission: final from the first look, never generated.
-            return dataclasses.replace(task, status=task.outcome, progress=None)
+            return {"status": task.outcome, "progress": None}
         stage = stage_at(
-            self._progression, created_at=task.created_at, now=self._clock.now(), polls=task.polls
+            self._progression, created_at=task.created_at, now=self._clock.now(), polls=polls
         )
         if not stage.finished:
-            return dataclasses.replace(task, progress=stage.progress)
-        return dataclasses.replace(
-            task,
-            status=task.outcome,
-            progress=None,
-            started_at=stage.started_at,
-            finished_at=stage.finished_at,
-        )
+            return {"progress": stage.progress}
+        return {
+            "status": task.outcome,
+            "progress": None,
+            "started_at": stage.started_at,
+            "finished_at": stage.finished_at,
+        }
 
     def _charge(self, task: Task) -> Task:
         """Settle a finished task: only a Ready image costs credits."""
         key = task.generation.api_key
-        self._uncharged[key].discard(task.id)
+        self._release(task)
         if key is not None and task.status is TaskStatus.READY:
             self._balances[key] = self._balances.get(key, self._starting_credits) - (
                 task.generation.price
             )
-        return dataclasses.replace(task, charged=True)
+        return _evolved(task, {"charged": True})
+
+
+def _uuid4(bits: int) -> str:
+    """``str(uuid.UUID(int=bits, version=4))`` without the UUID object (twice as fast)."""
+    bits = (bits & ~_VERSION_MASK | _VERSION_4) & ~_VARIANT_MASK | _VARIANT_RFC_4122
+    digits = f"{bits:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+_VERSION_MASK, _VERSION_4 = 0xF000 << 64, 4 << 76
+_VARIANT_MASK, _VARIANT_RFC_4122 = 0xC000 << 48, 0x8000 << 48
+
+_TASK_FIELDS = tuple(field.name for field in dataclasses.fields(Task))
+_set_field = object.__setattr__
+
+
+def _evolved(task: Task, changes: Mapping[str, Any]) -> Task:
+    """``dataclasses.replace(task, **changes)`` at a third of the cost, for the poll path.
+
+    Fills a new Task's slots directly (Task has no ``__post_init__`` to skip); replace
+    walks the fields' metadata and the frozen ``__init__`` on every call.
+    """
+    copy = object.__new__(Task)
+    for name in _TASK_FIELDS:
+        _set_field(copy, name, changes[name] if name in changes else getattr(task, name))
+    return copy

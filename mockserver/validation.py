@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import email.message
 import enum
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -103,6 +104,8 @@ class RequestValidator:
             for param in operation.parameters
             if param.location == location
         ]
+        self.locations = frozenset(param.location for param, _ in self._params)
+        """Where this operation's parameters come from: the caller parses only these."""
 
     @property
     def reads_body(self) -> bool:
@@ -184,7 +187,9 @@ def _run(
     adapter: TypeAdapter[Any], value: Any, prefix: tuple[str, ...], errors: list[FieldError]
 ) -> Any:
     try:
-        return adapter.validate_python(value, from_attributes=True)
+        # The adapter's core validator itself: TypeAdapter.validate_python's wrapper
+        # costs more than validating a task id.
+        return adapter.validator.validate_python(value, from_attributes=True)
     except ValidationError as error:
         errors.extend(
             FieldError(
@@ -208,7 +213,10 @@ def _plain(value: Any) -> Any:
     return to_jsonable_python(value)
 
 
+@functools.lru_cache(maxsize=64)
 def _is_json(content_type: str) -> bool:
+    # Clients send the same few content types; parsing one with email.message costs
+    # more than the rest of a small request's validation.
     message = email.message.Message()
     message["content-type"] = content_type
     if message.get_content_maintype() != "application":

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from mockserver.cli import _parser, main, settings_from
+from mockserver.app import create_app
+from mockserver.cli import _banner, _parser, main, settings_from
+from mockserver.server import uvicorn_config
 from mockserver.settings import Timing
 
 from support import FULL_SPEC
@@ -57,9 +60,11 @@ def test_serve_runs_until_stopped_and_prints_how_to_use_it() -> None:
         banner = process.stdout.readline()
         match = re.search(r"16 generation endpoint\(s\) on (http://127\.0\.0\.1:\d+)", banner)
         assert match, banner
-        lines = [process.stdout.readline() for _ in range(3)]
+        lines = [process.stdout.readline() for _ in range(4)]
         assert "curl -s -X POST" in lines[1]
         assert "/openapi.json" in lines[2] and f"dashboard: {match.group(1)}/_mock/" in lines[2]
+        assert "uvicorn on uvloop + httptools" in lines[3]
+        assert "a line per request: off (--access-log to show)" in lines[3]
         response = httpx.post(
             match.group(1) + "/v1/flux-dev", json={"prompt": "x"}, headers={"x-key": "k"}
         )
@@ -77,3 +82,15 @@ def test_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
         port = taken.getsockname()[1]
         assert main(["serve", "--port", str(port)], environ={}) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("access_log", [False, True])
+def test_serve_is_fast_by_default_and_logs_requests_when_asked(access_log: bool) -> None:
+    settings = parse(*(["--access-log"] if access_log else []))
+    config = uvicorn_config(create_app(settings), settings)
+    assert (config.loop, config.http, config.access_log) == ("auto", "auto", access_log)
+    config.load()  # "auto" picks uvloop and httptools, both dependencies of bfl-mock
+    assert config.http_protocol_class is HttpToolsProtocol
+    assert "a line per request: " + ("on" if access_log else "off") in _banner(
+        create_app(settings).state.runtime, "http://127.0.0.1:8000"
+    )

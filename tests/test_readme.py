@@ -30,3 +30,13 @@ def test_first_screen_shows_exactly_two_setup_commands() -> None:
         "python3 -m venv .venv && . .venv/bin/activate && pip install tox && tox",
     ]
     assert README.index("```sh") < 600
+
+
+def test_the_benchmark_is_one_documented_command_outside_the_default_run() -> None:
+    assert "```sh\ntox -e bench" in README
+    tox = (ROOT / "tox.ini").read_text()
+    env_list = tox.split("env_list = ", 1)[1].split("\n", 1)[0]
+    assert "bench" not in env_list  # CI's `tox` does not run it
+    bench_env = tox.split("[testenv:bench]", 1)[1].split("\n[", 1)[0]
+    assert "python bench/run.py {posargs}" in bench_env
+    assert (ROOT / "bench" / "run.py").exists()

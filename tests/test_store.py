@@ -102,3 +102,17 @@ def test_call_header_lookup_ignores_case() -> None:
     call = Call(0, "GET", "/", "", (("x-key", "v"),), b"", 200, b"", None, problems=("bad",))
     assert call.header("X-Key") == "v" and call.header("other") is None
     assert not call.accepted
+
+
+def test_time_settles_each_due_task_once_per_key() -> None:
+    clock = ManualClock()
+    s = MemoryStore(
+        progression=Progression(Timing.TIME, 3.0, 0), starting_credits=1e9, clock=clock, seed=1
+    )
+    for _ in range(2000):
+        s.new_task(GENERATION)
+    assert s.active_tasks("k") == 2000 and s.available("k") == 1e9 - 8000
+    clock.advance(3.0)
+    assert s.active_tasks("k") == 0 and s.balance("k") == 1e9 - 8000
+    # Settled through the due-time heap: every task was charged exactly once.
+    assert all(task.charged for task in s.tasks())

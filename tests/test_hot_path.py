@@ -1,0 +1,325 @@
+"""The serving path's shortcuts give exactly what the plain ways they replace give.
+
+Each shortcut (see bench/README.md for why it exists) is checked against the slower
+code it stands in for: Starlette's own dispatch, ``dataclasses.replace``,
+``uuid.UUID``, ``json.dumps``, ``request.base_url``, Starlette's ``Response``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.parse
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from mockserver import responses
+from mockserver.app import _query_params
+from mockserver.delivery import DELIVERY_ROUTE, Access, SampleSigner
+from mockserver.dispatch import MockApp
+from mockserver.generation import read_generation
+from mockserver.images import RenderedImage
+from mockserver.store import Task, _evolved, _uuid4
+from mockserver.validation import FieldError
+
+from support import AUTH, RESULT, SUBMIT, ClientFactory
+
+# --- MockApp answers as Starlette does ---------------------------------------
+
+
+class Boom(Exception):
+    pass
+
+
+async def ok(request: Request) -> Response:
+    return PlainTextResponse(f"ok {request.method} {request.url.path}")
+
+
+async def shadowing(request: Request) -> Response:
+    return PlainTextResponse("param " + request.path_params["name"])
+
+
+async def crash(request: Request) -> Response:
+    raise Boom("endpoint failed")
+
+
+async def refuse(request: Request) -> Response:
+    raise HTTPException(418, "teapot")
+
+
+async def teapot(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return PlainTextResponse(f"handled {error.detail}", error.status_code)
+
+
+def both(**extra: Any) -> list[Starlette]:
+    routes = [
+        Route("/a", ok, methods=["GET"]),
+        Route("/p/{name}", shadowing, methods=["GET"]),
+        Route("/p/fixed", ok, methods=["GET"]),  # shadowed: Starlette picks /p/{name}
+        Route("/crash", crash, methods=["POST"]),
+        Route("/refuse", refuse, methods=["GET"]),
+    ]
+    handlers = {HTTPException: teapot}
+    return [
+        cls(routes=list(routes), exception_handlers=dict(handlers), **extra)
+        for cls in (Starlette, MockApp)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/a"),  # direct
+        ("HEAD", "/a"),  # not declared: 405 from Starlette
+        ("POST", "/a"),
+        ("GET", "/a/"),  # slash redirect
+        ("GET", "/nowhere"),
+        ("GET", "/p/fixed"),  # an earlier route with a parameter wins
+        ("GET", "/p/other"),
+        ("GET", "/refuse"),  # a registered handler answers
+    ],
+)
+def test_mock_app_answers_like_starlette(method: str, path: str) -> None:
+    answers = []
+    for app in both():
+        with TestClient(app, follow_redirects=False) as client:
+            answer = client.request(method, path)
+            answers.append((answer.status_code, answer.text, answer.headers.get("location")))
+    assert answers[0] == answers[1]
+
+
+def test_mock_app_answers_500_and_reraises_like_starlette() -> None:
+    for app in both():
+        with TestClient(app) as client, pytest.raises(Boom):
+            client.post("/crash")
+        with TestClient(app, raise_server_exceptions=False) as client:
+            answer = client.post("/crash")
+            assert (answer.status_code, answer.text) == (500, "Internal Server Error")
+
+
+def test_mock_app_leaves_root_path_and_debug_to_starlette() -> None:
+    for app in both():
+        with TestClient(app, root_path="/base") as client:
+            assert client.get("/base/a").text == "ok GET /base/a"
+    debug = MockApp(routes=[Route("/crash", crash, methods=["POST"])], debug=True)
+    with TestClient(debug, raise_server_exceptions=False) as client:
+        assert "Boom" in client.post("/crash").text  # Starlette's debug page, not a bare 500
+
+
+def test_the_mock_serves_its_operations_directly(client: TestClient) -> None:
+    constant, parametrised = client.app._direct_routes()  # type: ignore[attr-defined]
+    assert {("POST", SUBMIT), ("GET", RESULT), ("GET", "/openapi.json")} <= set(constant)
+    assert [route.path for route in parametrised] == [DELIVERY_ROUTE]
+
+
+def test_routes_after_one_starlette_must_serve_are_left_to_it() -> None:
+    def sync(request: Request) -> Response:
+        return PlainTextResponse("sync")
+
+    app = MockApp(routes=[Route("/s", sync), Route("/a", ok), Route("/p/{name}", shadowing)])
+    assert app._direct_routes() == ({}, [])
+    with TestClient(app) as client:
+        assert [client.get(path).text for path in ("/s", "/a", "/p/x")] == [
+            "sync",
+            "ok GET /a",
+            "param x",
+        ]
+
+
+# --- The store's shortcuts ----------------------------------------------------
+
+
+@pytest.mark.property
+@given(st.integers(min_value=0, max_value=2**128 - 1))
+def test_uuid4_is_uuid_modules(bits: int) -> None:
+    assert _uuid4(bits) == str(uuid.UUID(int=bits, version=4))
+
+
+def test_evolved_task_equals_dataclasses_replace() -> None:
+    generation = read_generation({"prompt": "x"}, endpoint=SUBMIT, api_key="k", price=4.0)
+    task = Task(id="i", generation=generation, seed=7, created_at=1.0, blob="b", polls=2)
+    changes: dict[str, Any] = {"polls": 3, "progress": 0.4, "finished_at": 9.0}
+    evolved = _evolved(task, changes)
+    assert evolved == dataclasses.replace(task, **changes)
+    assert type(evolved) is Task and task.polls == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        evolved.polls = 4  # type: ignore[misc]
+
+
+# --- Rendering ------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@pytest.mark.property
+@given(json_values)
+def test_encode_json_is_fastapis_json_dumps(value: Any) -> None:
+    expected = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    assert responses.encode_json(value) == expected.encode()
+
+
+def test_encode_json_refuses_nan_as_json_dumps_does() -> None:
+    with pytest.raises(ValueError, match="Out of range float"):
+        responses.encode_json({"x": [float("nan")]})
+
+
+error_inputs = st.recursive(
+    json_values | st.binary(max_size=8) | st.sets(st.integers(), max_size=3),
+    lambda inner: st.tuples(inner, inner) | st.lists(inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@pytest.mark.property
+@given(
+    st.lists(
+        st.builds(
+            FieldError,
+            type=st.text(max_size=5),
+            loc=st.tuples(st.just("body"), st.text(max_size=5) | st.integers()),
+            msg=st.text(max_size=5),
+            input=error_inputs,
+            ctx=st.none() | st.dictionaries(st.text(max_size=5), error_inputs, max_size=2),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_422_bodies_are_encoded_as_jsonable_then_json_dumps_would(errors: list[FieldError]) -> None:
+    def slow() -> bytes:
+        entries = [responses._error_entry(error, lenient=False) for error in errors]
+        return responses.encode_json({"detail": entries})
+
+    try:
+        expected: bytes | type[ValueError] = slow()
+    except ValueError:
+        expected = ValueError
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            responses._encode_errors(errors)
+    else:
+        assert responses._encode_errors(errors) == expected
+
+
+@pytest.mark.parametrize(("status", "headers"), [(200, None), (422, None), (401, {"A": "b"})])
+def test_json_body_response_has_starlettes_headers(
+    status: int, headers: dict[str, str] | None
+) -> None:
+    body = b'{"detail":"x"}'
+    ours = responses.json_body_response(body, status, headers)
+    theirs = Response(body, status, headers, media_type=responses.JSON)
+    assert (ours.status_code, ours.body, ours.raw_headers) == (
+        theirs.status_code,
+        theirs.body,
+        theirs.raw_headers,
+    )
+
+
+@pytest.mark.parametrize("head", [False, True])
+def test_image_response_has_the_headers_starlette_would_write(head: bool) -> None:
+    rendered = RenderedImage(data=b"\xff\xd8jpeg", media_type="image/jpeg", md5="q83vEjRWeJA=")
+    ours = responses.image(rendered, created_at=1766072348.0, head=head)
+    headers = {
+        **responses.DELIVERY_HEADERS,
+        "Content-MD5": rendered.md5,
+        "ETag": rendered.etag,
+        "Last-Modified": "Thu, 18 Dec 2025 15:39:08 GMT",
+        "x-ms-creation-time": "Thu, 18 Dec 2025 15:39:08 GMT",
+    }
+    theirs = Response(rendered.data, 200, headers, media_type="image/jpeg")
+    assert ours.raw_headers == theirs.raw_headers  # content-length of the image, even on HEAD
+    assert ours.body == (b"" if head else rendered.data)
+    ours.headers["x-added"] = "1"  # a later layer may add headers: the cached list stays as it was
+    assert responses.image(rendered, created_at=1766072348.0).raw_headers == theirs.raw_headers
+
+
+def test_a_polled_task_body_is_the_same_whether_encoded_or_remembered(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(polls_until_ready=5)
+    polling_url = client.post(SUBMIT, json={"prompt": "a fox"}, headers=AUTH).json()["polling_url"]
+    bodies = [client.get(polling_url).content for _ in range(7)]
+    renderer = client.app.state.runtime.renderer  # type: ignore[attr-defined]
+    renderer._task_body.cache_clear()
+    again = [client.get(polling_url).content for _ in range(2)]
+    assert bodies[5:] == again  # Ready, encoded afresh, byte for byte
+    assert [json.loads(body)["progress"] for body in bodies[:5]] == [None, 0.3, 0.7, 1.0, None]
+
+
+def test_journal_headers_are_the_requests_and_shared_between_entries(
+    client: TestClient,
+) -> None:
+    sent = {b"x-key": b"k", b"X-Trace": "é1".encode()}
+    for _ in range(2):
+        client.get(RESULT, params={"id": "nope"}, headers=sent)
+    first, second = client.app.state.runtime.store.calls()  # type: ignore[attr-defined]
+    assert ("x-key", "k") in first.headers and ("x-trace", "Ã©1") in first.headers  # latin-1
+    assert first.headers == second.headers
+    assert all(a is b for a, b in zip(first.headers, second.headers, strict=True))
+
+
+# --- Request parsing ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", [b"id=abc", b"id=a%20b&id=c", b"a&&b=&c=d+e", b"x=%FF", b"", b"id=\xe9"]
+)
+def test_query_params_memo_parses_as_starlette(raw: bytes) -> None:
+    assert _query_params(raw) == Request({"type": "http", "query_string": raw}).query_params
+    assert isinstance(_query_params(raw), QueryParams)
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"headers": [(b"host", b"example.org:8080")]},
+        {"headers": [(b"x-other", b"1"), (b"host", b"a"), (b"host", b"b")]},
+        {"headers": [], "server": ("10.0.0.1", 80)},
+        {"headers": [], "server": ["10.0.0.1", 8000]},
+        {"headers": [], "server": None},
+        {"headers": [(b"host", b"h")], "scheme": "https", "root_path": "/mock"},
+        {"headers": [(b"host", b"h")], "root_path": "/mock", "app_root_path": "/app"},
+    ],
+)
+def test_origin_is_the_requests_base_url(client: TestClient, scope: dict[str, Any]) -> None:
+    request = Request({"type": "http", "scheme": "http", "path": "/", **scope})
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    assert runtime.origin(request) == str(request.base_url).rstrip("/")
+    polling_url = f"{runtime.origin(request)}{RESULT}?{urllib.parse.urlencode({'id': 'a b'})}"
+    assert runtime.polling_url(runtime.origin(request), "a b") == polling_url
+
+
+# --- Delivery ----------------------------------------------------------------------
+
+
+def test_verify_query_agrees_with_verify_and_keeps_signers_apart() -> None:
+    signer, other = SampleSigner(b"s"), SampleSigner(b"t")
+    url = signer.sign("6a87db5603ef4e26aa5af1445d68e079", "png", "image/png", expires_at=1000.0)
+    path, _, query = url.partition("?")
+    tampered = query.replace("sp=r", "sp=w").replace("se=1970", "se=2099")
+    for raw in (query, tampered, query + "&sig=bad", "", "se=&rsct=&sig="):
+        parsed = dict(urllib.parse.parse_qsl(raw, keep_blank_values=True))
+        for now in (999.0, 1000.0):
+            assert signer.verify_query(path, raw, now) == signer.verify(path, parsed, now)
+    assert signer.verify_query(path, query, 0).access is Access.GRANTED
+    assert other.verify_query(path, query, 0).access is Access.BAD_SIGNATURE
