@@ -26,6 +26,7 @@ from mockserver.settings import MockSettings
 CHECK_SERVER = "check-server"
 CHECK_CLIENT = "check-client"
 USAGE_ERROR = 2
+DEFAULT_WAIT_SECONDS = 5.0
 
 
 def configure(command: str, parser: argparse.ArgumentParser) -> None:
@@ -80,6 +81,13 @@ def _configure_check_server(parser: argparse.ArgumentParser) -> None:
         help=f"seconds between polls [default {LIVE_POLL_INTERVAL}]",
     )
     parser.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT_SECONDS,
+        help="seconds to wait for a server that is still starting "
+        f"[default {DEFAULT_WAIT_SECONDS:g}]",
+    )
+    parser.add_argument(
         "--spec",
         dest="contract_spec",
         metavar="FILE",
@@ -124,6 +132,7 @@ def run_check_server(args: argparse.Namespace, settings: MockSettings) -> int:
             lifecycles=args.lifecycles,
             max_polls=args.max_polls,
             poll_interval=args.poll_interval,
+            wait=args.wait,
             command=" ".join(again),
         )
     except TargetUnreachable as error:

@@ -30,6 +30,7 @@ ENV_KEY = "BFL_API_KEY"
 """Environment variable carrying the API key (the published Python client reads it)."""
 DEFAULT_CLIENT_KEY = "bfl-mock-client-key"
 COMMAND_NOT_FOUND = 127
+SIGNAL_EXIT_BASE = 128
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -91,6 +92,8 @@ class ClientReport:
         """0 when all was well; 1 for violations; else the command's own failure status."""
         if self.violations or self.mock_errors:
             return 1
+        if self.returncode < 0:  # killed by a signal, as a shell reports it
+            return SIGNAL_EXIT_BASE - self.returncode
         return self.returncode
 
 

@@ -53,6 +53,7 @@ from mockserver.spec import Operation, OperationKind, TaskStatus
 
 SAMPLES_ROUTE = "/_fuzz/samples/{task_id}.{extension}"
 DEFAULT_FUZZ_EXAMPLES = 100
+NO_SCRIPT = "no script loaded: call FuzzApp.load(script) first"
 FALLBACK_SIZE = (1024, 768)
 
 
@@ -151,23 +152,20 @@ class FuzzApp:
     def _endpoint(self, operation: Operation) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             body = await request.body()
-            if operation.kind is OperationKind.GENERATION:
-                answer = self._submit(request, body)
+            script = self._script
+            if script is None:
+                answer: tuple[int, Any] = (503, {"detail": NO_SCRIPT})
+            elif operation.kind is OperationKind.GENERATION:
+                answer = self._submit(script, body)
             elif operation.kind is OperationKind.RESULT:
-                answer = self._poll(request)
+                answer = self._poll(script, request)
             else:
-                answer = (200, self._need_script().others.get(operation.operation_id))
+                answer = (200, script.others.get(operation.operation_id))
             return self._send(request, *answer)
 
         return endpoint
 
-    def _need_script(self) -> FuzzScript:
-        if self._script is None:
-            raise RuntimeError("FuzzApp.load(script) first")
-        return self._script
-
-    def _submit(self, request: Request, raw: bytes) -> tuple[int, Any]:
-        script = self._need_script()
+    def _submit(self, script: FuzzScript, raw: bytes) -> tuple[int, Any]:
         asked = _json_object(raw)
         width, height = (
             _side(asked.get(WIDTH), FALLBACK_SIZE[0]),
@@ -186,7 +184,7 @@ class FuzzApp:
         }
         return 200, body
 
-    def _poll(self, request: Request) -> tuple[int, Any]:
+    def _poll(self, script: FuzzScript, request: Request) -> tuple[int, Any]:
         task_id = request.query_params.get(self.contract.task_id_parameter, "")
         with self._lock:
             task = self._tasks.get(task_id) if self._regional(request) else None
@@ -194,7 +192,7 @@ class FuzzApp:
                 task.polls += 1
         if task is None:
             return 404, {ID: task_id, STATUS: self.contract.status(TaskStatus.TASK_NOT_FOUND)}
-        stage = dict(self._need_script().lifecycle.at_poll(task.polls))
+        stage = dict(script.lifecycle.at_poll(task.polls))
         stage[ID] = task_id
         result = stage.get(RESULT)
         if isinstance(result, dict) and SAMPLE in result:

@@ -30,13 +30,14 @@ _ANNOTATIONS = frozenset(
 _MODELLED = frozenset(
     {"$ref", "anyOf", "type", "enum", "const", "properties", "required",
      "additionalProperties", "items", "minItems", "maxItems", "minimum", "maximum",
-     "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "format"}
+     "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "format", "pattern"}
 )  # fmt: skip
 _FORMATS_MODELLED = frozenset({"uri", "uuid", "date-time"})
 
 MAX_ITEMS = 4
 """Arrays are kept short: their length matters less than their content."""
 MAX_EXTRA_KEYS = 2
+_ABSENT = object()
 
 _INTEGER_EDGES = (0, 1, -1, 2**31 - 1, -(2**31), 2**32, 2**53 + 1, -(2**53) - 1, 2**63 - 1)
 _FLOAT_EDGES = (
@@ -113,23 +114,30 @@ class ValueBuilder:
             if "allOf" in schema:
                 # Draw from the first part; the filter in _build enforces the others.
                 return self.strategy(branches[0])
-            return st.one_of([self.strategy(branch) for branch in branches])
+            # null first: it is the simplest answer, and the one clients most often forget.
+            ordered = sorted(branches, key=lambda branch: branch.get("type") != "null")
+            return st.one_of([_whole(self.strategy(branch)) for branch in ordered])
         json_type = schema.get("type")
         if json_type is None and "properties" in schema:
             json_type = "object"
         if isinstance(json_type, list):
-            return st.one_of([self._build_plain({**schema, "type": one}) for one in json_type])
+            return st.one_of(
+                [_whole(self._build_plain({**schema, "type": one})) for one in json_type]
+            )
         if json_type is None:
             return JSON_VALUES
         build = _BY_TYPE.get(str(json_type))
         if build is None:
-            return JSON_VALUES  # an unknown type: the filter in _build keeps what is valid
+            raise ValueError(f"unsupported JSON type {json_type!r} in {dict(schema)}")
         return build(self, schema)
 
     def _object(self, schema: JsonSchema) -> st.SearchStrategy[Any]:
         properties: Mapping[str, Any] = schema.get("properties", {})
         required = set(schema.get("required", ()))
-        values = {name: self.strategy(sub) for name, sub in properties.items()}
+        shapes = {
+            name: self._shapes(sub, optional=name not in required)
+            for name, sub in properties.items()
+        }
         extra = schema.get("additionalProperties", True)
         extra_values: st.SearchStrategy[Any] | None = None
         if extra is not False and self._extra_keys:
@@ -138,16 +146,29 @@ class ValueBuilder:
         @st.composite
         def objects(draw: st.DrawFn) -> dict[str, Any]:
             drawn: dict[str, Any] = {}
-            for name, value in values.items():
-                # Optional keys are absent or present; shrinking prefers absent.
-                if name in required or draw(st.booleans()):
-                    drawn[name] = draw(value)
+            for name, choices in shapes.items():
+                # One choice per key among absent / null / a value, each as likely, so
+                # that hypothesis meets every shape often; shrinking goes left to right.
+                shape = draw(st.sampled_from(choices))
+                if shape is not _ABSENT:
+                    drawn[name] = draw(shape)
             if extra_values is not None:
                 names = st.text(min_size=1, max_size=10).filter(lambda key: key not in properties)
                 drawn.update(draw(st.dictionaries(names, extra_values, max_size=MAX_EXTRA_KEYS)))
             return drawn
 
         return objects()
+
+    def _shapes(self, schema: Any, *, optional: bool) -> list[Any]:
+        """How a property may look: absent (if optional), null (if allowed), a value."""
+        shapes: list[Any] = [_ABSENT] if optional else []
+        branches = schema.get("anyOf") if isinstance(schema, Mapping) else None
+        if branches and any(branch.get("type") == "null" for branch in branches):
+            shapes.append(st.none())
+            others = [branch for branch in branches if branch.get("type") != "null"]
+            schema = {**schema, "anyOf": others} if others else {"type": "null"}
+        shapes.append(self.strategy(schema))
+        return shapes
 
     def _array(self, schema: JsonSchema) -> st.SearchStrategy[Any]:
         low = int(schema.get("minItems", 0))
@@ -158,8 +179,10 @@ class ValueBuilder:
         low = int(schema.get("minLength", 0))
         high = schema.get("maxLength")
         fmt = schema.get("format")
-        if fmt == "uri":
-            base: st.SearchStrategy[str] = URLS
+        if "pattern" in schema:
+            base: st.SearchStrategy[str] = st.from_regex(str(schema["pattern"]), fullmatch=True)
+        elif fmt == "uri":
+            base = URLS
         elif fmt == "uuid":
             base = st.uuids().map(str)
         elif fmt == "date-time":
@@ -214,6 +237,19 @@ _BY_TYPE: Mapping[str, Callable[[ValueBuilder, JsonSchema], st.SearchStrategy[An
     "boolean": lambda _, schema: st.booleans(),
     "null": lambda _, schema: st.none(),
 }
+
+
+def _whole(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``strategy`` kept as one branch of a ``one_of``.
+
+    hypothesis flattens nested ``one_of``s, which would weigh an ``anyOf`` branch by
+    its inner alternatives (null would lose to a number 1:3).
+    """
+    return strategy.map(_same)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _bounds(schema: JsonSchema, *, integer: bool) -> tuple[Any, Any]:

@@ -72,6 +72,7 @@ def check_server(
     lifecycles: int = DEFAULT_LIFECYCLES,
     max_polls: int = DEFAULT_MAX_POLLS,
     poll_interval: float | None = None,
+    wait: float = 0.0,
     command: str | None = None,
 ) -> ServerReport:
     """Check that ``server`` (a base URL, or an ASGI app) keeps the contract.
@@ -82,10 +83,11 @@ def check_server(
     ``lifecycles`` the submits followed to their end, ``max_polls`` the polls per
     task (``poll_interval`` seconds apart: 0 in process, 0.5 s over the network).
     ``seed`` makes the run reproducible; a fresh one is picked and reported if None.
+    ``wait`` gives a server that is still starting that many seconds to listen.
     """
     contract = contract or load_contract()
     target = Target.of(server)
-    target.ensure_reachable()
+    target.ensure_reachable(wait)
     if seed is None:
         seed = random.randrange(2**32)
     if poll_interval is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import socket
+import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from starlette.testclient import TestClient
 IN_PROCESS_ORIGIN = "http://testserver"
 """The origin an in-process app sees (starlette's TestClient default)."""
 REQUEST_TIMEOUT_SECONDS = 30.0
+CONNECT_RETRY_SECONDS = 0.1
 
 
 class TargetUnreachable(Exception):
@@ -54,21 +56,25 @@ class Target:
             with httpx.Client(base_url=self.base_url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
                 yield client
 
-    def ensure_reachable(self) -> None:
-        """Raise ``TargetUnreachable`` when nothing listens at the base URL."""
+    def ensure_reachable(self, wait: float = 0.0) -> None:
+        """Raise ``TargetUnreachable`` if nothing listens at the base URL within ``wait`` s."""
         if self.in_process:
             return
         parts = urllib.parse.urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TargetUnreachable(f"{self.base_url!r} is not an http(s) base URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            with socket.create_connection((parts.hostname, port), timeout=5):
-                pass
-        except OSError as error:
-            raise TargetUnreachable(
-                f"cannot connect to {self.base_url}: {error.strerror or error}"
-            ) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with socket.create_connection((parts.hostname, port), timeout=5):
+                    return
+            except OSError as error:
+                if time.monotonic() >= deadline:
+                    raise TargetUnreachable(
+                        f"cannot connect to {self.base_url}: {error.strerror or error}"
+                    ) from None
+            time.sleep(CONNECT_RETRY_SECONDS)
 
     def bind(self, schema: Any) -> None:
         """Point a schemathesis schema at this target."""

@@ -154,3 +154,33 @@ class RewriteJson:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, capture)
+
+
+def busy_at_first(refusals: int = 2) -> Starlette:
+    """Not broken: the first submits are refused 429 with Retry-After, as the real API does."""
+    app = mock()
+    app.add_middleware(TooManyTasks, refusals=refusals)
+    return app
+
+
+class TooManyTasks:
+    """ASGI middleware: answer the first ``refusals`` POSTs 429, then let everything through."""
+
+    def __init__(self, app: ASGIApp, *, refusals: int) -> None:
+        self.app = app
+        self.left = refusals
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self.left > 0:
+            self.left -= 1
+            body = json.dumps({"detail": "Too many active tasks"}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [(b"content-type", b"application/json"), (b"retry-after", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from hypothesis import settings
 from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,6 +16,11 @@ AUTH = {"x-key": KEY}
 SUBMIT = "/v1/flux-pro-1.1"
 RESULT = "/v1/get_result"
 CREDITS = "/v1/credits"
+
+
+def profile_examples() -> int:
+    """Examples per property: the loaded hypothesis profile's (dev: quick, ci: thorough)."""
+    return settings().max_examples
 
 
 class ClientFactory(Protocol):
