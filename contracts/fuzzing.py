@@ -25,7 +25,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
-from hypothesis.errors import Flaky
+from hypothesis.errors import Flaky, HypothesisException
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -286,6 +286,8 @@ def fuzz_client(
                 fuzz.served,
                 error,
             ) from error
+        except HypothesisException:
+            raise  # a problem of the search itself, not of the client
         except Exception as error:
             served = fuzz.served
             raise ClientBroke(_broke_message(error, served, seed), served, error) from error

@@ -1,11 +1,11 @@
-"""``check_server``: does a server keep the contract? schemathesis, then the BFL checks.
+"""``check_server``: does a server keep the contract? The BFL checks, then schemathesis.
 
-1. schemathesis runs every phase (examples, coverage, fuzzing, stateful) in positive
-   and negative mode with every check it has, two of them through the kit's stance on
-   what the spec leaves out (``stance``).
-2. The BFL checks (``checks``) run on exchanges the kit drives itself: valid submits
+1. The BFL checks (``checks``) run on exchanges the kit drives itself: valid submits
    followed to their final status and their image, and invalid requests that break
    one labelled constraint each.
+2. schemathesis runs every phase (examples, coverage, fuzzing, stateful) in positive
+   and negative mode with every check it has, two of them through the kit's stance on
+   what the spec leaves out (``stance``).
 
 One seed drives both, so a run is reproduced by its seed.
 """
@@ -133,9 +133,7 @@ class _Run:
         if known is None:
             self.violations[key] = violation
         else:
-            self.violations[key] = Violation(
-                known.check, known.operation, known.message, known.reproduce, known.occurrences + 1
-            )
+            self.violations[key] = dataclasses.replace(known, occurrences=known.occurrences + 1)
 
     def error(self, text: str) -> None:
         if text not in self.errors:

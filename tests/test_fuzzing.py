@@ -112,3 +112,14 @@ def example_script() -> FuzzScript:
         lifecycle=Lifecycle((ready,)),
         others={},
     )
+
+
+def test_a_client_that_fails_now_and_then_is_reported_as_flaky() -> None:
+    calls = iter(range(10**6))
+
+    def sometimes(base_url: str, api_key: str) -> None:
+        if next(calls) == 0:
+            raise RuntimeError("only the first time")
+
+    with pytest.raises(ClientBroke, match="the client failed, but not every time on the same"):
+        fuzz_client(sometimes, max_examples=20, seed=SEED)
