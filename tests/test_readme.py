@@ -8,6 +8,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 
 import pytest
 from support import ROOT
@@ -58,6 +59,13 @@ def code_blocks(text: str, language: str) -> list[str]:
     return ["\n".join(lines) + "\n" for kind, lines in blocks if kind == language]
 
 
+def argv(command: str) -> list[str]:
+    """A README command line, run with this interpreter (the venv it shows is activated)."""
+    words = shlex.split(command)
+    programs = {"bfl-mock": [sys.executable, "-m", "mockserver"], "python": [sys.executable]}
+    return [part for word in words for part in programs.get(word, [word])]
+
+
 @pytest.mark.contracts
 def test_stance_table_lists_every_out_of_spec_status() -> None:
     table = README.split("<!-- stance-table")[1].split("<!-- /stance-table -->")[0]
@@ -75,11 +83,11 @@ def test_check_server_commands_work_as_written() -> None:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = str(free.getsockname()[1])
-    serve_argv = shlex.split(serve.split("&")[0].replace("8765", port))
+    serve_argv = argv(serve.split("&")[0].replace("8765", port))
     server = subprocess.Popen(serve_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         done = subprocess.run(
-            shlex.split(check.replace("8765", port)), capture_output=True, text=True, timeout=300
+            argv(check.replace("8765", port)), capture_output=True, text=True, timeout=300
         )
     finally:
         server.send_signal(signal.SIGINT)
@@ -93,9 +101,10 @@ def test_check_client_command_works_as_written() -> None:
     text = section("2. Check any client")
     (command,) = code_blocks(text, "sh")[0].splitlines()
     shown = code_blocks(text, "")[0].splitlines()
-    done = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(argv(command), cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1
-    report = done.stderr[done.stderr.index("bfl-mock check-client:") :].splitlines()
+    output = done.stderr[done.stderr.index("bfl-mock check-client:") :]
+    report = output.replace(sys.executable, "python").splitlines()
     assert report[0] == shown[0] and report[2:] == shown[2:]
 
 

@@ -41,11 +41,15 @@ SCHEMATHESIS_CHECKS = {
 
 def test_the_mock_passes_its_own_server_check() -> None:
     app = mock()
-    report = check_server(app, api_key=KEY, seed=SEED, max_examples=profile_examples())
+    lifecycles = max(10, profile_examples() // 10)
+    report = check_server(
+        app, api_key=KEY, seed=SEED, max_examples=profile_examples(), lifecycles=lifecycles
+    )
     assert report.ok, report.render()
     assert set(report.checks) == SCHEMATHESIS_CHECKS | {check.__name__ for check in BFL_CHECKS}
     assert all(count > 0 for count in report.checks.values()), report.checks
     assert report.checks["validation_error_names_broken_field"] == 2 * profile_examples()
+    assert report.checks["ready_sample_is_requested_image"] == lifecycles
     assert report.cases["coverage"] > 100 and report.cases["fuzzing"] > profile_examples()
     calls = app.state.runtime.store.calls()
     assert not [problem for call in calls for problem in call.response_problems]
