@@ -57,7 +57,9 @@ def measure_renders() -> dict[str, float]:
 
 async def measure_cycles(seconds: float, strict: bool) -> dict[str, float]:
     # The pytest plugin's defaults: tasks final after 2 polls, seeded, strict checking.
-    settings = MockSettings(timing=Timing.POLLS, polls_until_ready=2, seed=0, strict=strict)
+    settings = MockSettings(
+        timing=Timing.POLLS, polls_until_ready=2, seed=0, strict=strict, credits=1e15
+    )
     app = create_app(settings)
     body = {"prompt": PROMPT, "width": 1024, "height": 768, "seed": 42}
     transport = httpx.ASGITransport(app=app)

@@ -234,6 +234,7 @@ def _delivery_json(delivery: Delivery) -> dict[str, Any]:
         "url": delivery.url,
         "delivered": delivery.delivered,
         "skipped": delivery.skipped,
+        "note": delivery.note,
         "attempts": [dataclasses.asdict(attempt) for attempt in delivery.attempts],
         "headers": dict(delivery.headers),
         "body": delivery.body.decode(),

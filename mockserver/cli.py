@@ -27,11 +27,26 @@ from mockserver.settings import MockSettings, Timing, env_name, parse_value
 from mockserver.spec import OperationKind
 
 PROG = "bfl-mock"
+# Commands of the contract kit (package ``contracts``, extra ``bfl-mock[contracts]``),
+# imported only when one of them runs.
+CONTRACT_COMMANDS = {
+    "check-server": "check that the server at a URL keeps the contract",
+    "check-client": "run a client command against the mock and list its off-contract requests",
+}
+CONTRACTS_EXTRA = "bfl-mock[contracts]"
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = _parser(argv[0] if argv else None)
+    except ImportError as error:
+        print(
+            f"{PROG}: {argv[0]} needs the contract kit: pip install '{CONTRACTS_EXTRA}' ({error})",
+            file=sys.stderr,
+        )
+        return 2
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -45,7 +60,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="A faithful offline mock of the Black Forest Labs API."
     )
@@ -58,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_settings_flags(serve)
     serve.set_defaults(run=_serve)
+    for name, help_text in CONTRACT_COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if name == "check-client":
+            add_settings_flags(sub)
+        if name == command:
+            from contracts.cli import configure
+
+            configure(name, sub)
     return parser
 
 

@@ -28,6 +28,7 @@ from mockserver.store import SERVER_SCOPE, Task, TaskStore
 from mockserver.validation import Accepted
 from mockserver.webhooks import WebhookDispatcher
 
+NO_FAULT = scenarios.Fault()
 DEFAULT_ERROR = "Generation failed"
 DEFAULT_MODERATION_REASON = "Safety Filter"
 ERROR_DETAIL = "error"
@@ -174,10 +175,10 @@ def _outcome(
 
 async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
     task_id = str(accepted.params[rt.task_id_param])
-    known = rt.store.task(task_id)
     layers: list[Layer] = [(header_scenario(request), None)]
-    if known is not None:
-        layers.append((known.scenario, known.id))
+    task_scenario = rt.store.scenario_of(task_id)
+    if task_scenario is not None:
+        layers.append((task_scenario, task_id))
     layers.append((rt.store.scenario(), SERVER_SCOPE))
     fault = _fault(rt, Target.POLL, layers)
     if fault.status is not None:
@@ -296,6 +297,9 @@ def _fault(rt: Runtime, target: Target, layers: list[Layer]) -> Fault:
     A status limited to N exchanges counts in its layer's scope (the task, or the
     server); once spent, a less specific layer may still apply.
     """
+    layers = [layer for layer in layers if layer[0] is not scenarios.NO_SCENARIO]
+    if not layers:
+        return NO_FAULT  # the usual case, kept cheap: no directive anywhere
     merged = scenarios.Fault()
     for scenario, _ in reversed(layers):
         merged = merged.merged(dataclasses.replace(scenario.fault(target), status=None))

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mockserver.settings import MockSettings
 
 MARKER = "bfl_mock"
+OFF_CONTRACT_MARKER = "bfl_mock_off_contract"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,6 +26,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(**settings): run this test against a bfl-mock built with these "
         "MockSettings overrides, e.g. @pytest.mark.bfl_mock(polls_until_ready=5)",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{OFF_CONTRACT_MARKER}: this test sends off-contract requests to bfl-mock on "
+        "purpose; do not fail it for them at teardown",
     )
 
 
@@ -38,6 +44,18 @@ def bfl_mock_settings() -> MockSettings:
     from mockserver.settings import MockSettings, Timing
 
     return MockSettings(port=0, timing=Timing.POLLS, polls_until_ready=2, seed=0, strict=True)
+
+
+@pytest.fixture(scope="session")
+def bfl_mock_client_check() -> bool:
+    """Whether ``bfl_mock`` fails a test whose client sent an off-contract request.
+
+    True: at teardown the test fails with each refused request and the reason the mock
+    gave (``body.width: Input should be a multiple of 32 (multiple_of)``). Override
+    this fixture to return False to switch the check off for a whole suite, or mark
+    one test with ``@pytest.mark.bfl_mock_off_contract``.
+    """
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -62,20 +80,30 @@ def bfl_mock(
     received (method, path, body, status, and why a request was refused), and
     ``bfl_mock.tasks`` the tasks it created. The session's server is reset before
     each test; ``@pytest.mark.bfl_mock(**settings)`` gives the test its own server
-    with those settings. The test fails at teardown if the mock answered off-spec.
+    with those settings. The test fails at teardown if the mock answered off-spec,
+    or if the client sent a request off the contract (see ``bfl_mock_client_check``).
     """
+    check_client = request.getfixturevalue("bfl_mock_client_check") and (
+        request.node.get_closest_marker(OFF_CONTRACT_MARKER) is None
+    )
     overrides = _marker_settings(request)
     if overrides:
         from mockserver.server import MockServer
 
         with MockServer(bfl_mock_settings.replace(**overrides)) as own:
             yield own
-            own.check()
+            _check(own, check_client)
         return
     server: MockServer = request.getfixturevalue("bfl_mock_server")
     server.reset()
     yield server
+    _check(server, check_client)
+
+
+def _check(server: MockServer, check_client: bool) -> None:
     server.check()
+    if check_client:
+        server.check_requests()
 
 
 @pytest.fixture

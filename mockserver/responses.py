@@ -118,12 +118,17 @@ def json_response(
 def json_body_response(
     body: bytes, status_code: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A JSON body already encoded; its two headers as Starlette's ``Response`` writes them."""
-    if headers or status_code < 200 or status_code in (204, 304):
+    """A JSON body already encoded, with the headers Starlette's ``Response`` would write.
+
+    In Starlette's order: the given headers (names lowered), then Content-Length and
+    Content-Type.
+    """
+    if status_code < 200 or status_code in (204, 304):
         return Response(body, status_code, headers, media_type=JSON)
-    return PreparedResponse(
-        body, status_code, [(b"content-length", str(len(body)).encode()), _JSON_CONTENT_TYPE]
-    )
+    raw = [(b"content-length", str(len(body)).encode()), _JSON_CONTENT_TYPE]
+    if headers:
+        raw[:0] = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return PreparedResponse(body, status_code, raw)
 
 
 def detail(status_code: int, text: str, headers: Mapping[str, str] | None = None) -> Response:

@@ -24,7 +24,8 @@ from typing import Any
 from mockserver.errors import MockServerError
 from mockserver.spec import TaskStatus
 
-PROMPT_DIRECTIVE = re.compile(r"\[mock:([^\]]*)\]")
+PROMPT_TAG = "[mock:"
+PROMPT_DIRECTIVE = re.compile(re.escape(PROMPT_TAG) + r"([^\]]*)\]")
 HEADER = "x-bfl-mock"
 MAX_LATENCY_SECONDS = 300.0
 """Injected delays are capped, so a long-tailed draw cannot hang a test run."""
@@ -97,6 +98,10 @@ class Scenario:
 
     def merged(self, other: Scenario) -> Scenario:
         """Combine with ``other``; every directive ``other`` sets takes precedence."""
+        if other is NO_SCENARIO:
+            return self
+        if self is NO_SCENARIO:
+            return other
         targets = set(self.faults) | set(other.faults)
         return Scenario(
             outcome=other.outcome if other.outcome is not None else self.outcome,
@@ -151,6 +156,8 @@ def parse(text: str) -> Scenario:
 
 def from_prompt(prompt: str) -> Scenario:
     """The directives in ``[mock:...]`` tags of a prompt."""
+    if PROMPT_TAG not in prompt:
+        return NO_SCENARIO
     return parse(",".join(PROMPT_DIRECTIVE.findall(prompt)))
 
 

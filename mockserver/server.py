@@ -12,6 +12,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,22 @@ class _QuietDrops(logging.Filter):
 
 
 _QUIET_DROPS = _QuietDrops()
+
+
+class RequestViolation(AssertionError):
+    """The client sent requests off the contract (the mock refused them, saying why)."""
+
+
+def off_contract(calls: Iterable[Call]) -> list[str]:
+    """One entry per refused request: the request line, the status, then each reason."""
+    entries = []
+    for call in calls:
+        if call.accepted:
+            continue
+        target = call.path + (f"?{call.query}" if call.query else "")
+        reasons = "".join(f"\n    {problem}" for problem in call.problems)
+        entries.append(f"{call.method} {target} -> {call.status}{reasons}")
+    return entries
 
 
 def uvicorn_config(app: Starlette, settings: MockSettings) -> uvicorn.Config:
@@ -172,6 +189,15 @@ class MockServer:
         problems = [problem for call in self.calls for problem in call.response_problems]
         if problems:
             raise ResponseViolation("bfl-mock answered off-spec:\n" + "\n".join(problems))
+
+    def check_requests(self) -> None:
+        """Raise ``RequestViolation`` listing each request the client sent off the contract."""
+        entries = off_contract(self.calls)
+        if entries:
+            raise RequestViolation(
+                f"bfl-mock received {len(entries)} off-contract request(s):\n"
+                + "\n".join(f"  {entry}" for entry in entries)
+            )
 
     def start(self) -> MockServer:
         if self._server is not None:

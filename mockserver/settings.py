@@ -146,6 +146,9 @@ class MockSettings:
     webhook_signature_header: str = setting(
         "x-webhook-secret", help="header carrying the webhook secret or signature"
     )
+    webhook_any_host: bool = setting(
+        False, help="deliver webhooks beyond loopback and private networks too"
+    )
     webhook_timeout_seconds: float = setting(10.0, help="seconds to wait for a webhook receiver")
     webhook_retry_delays: tuple[float, ...] = setting(
         (1.0, 5.0, 30.0), help="seconds before each retry of a failed webhook, comma-separated"

@@ -105,7 +105,9 @@ class Delivery:
     attempts: tuple[DeliveryAttempt, ...] = ()
     delivered: bool = False
     skipped: bool = False
-    """Not sent at all (the ``webhook-lost`` directive)."""
+    """Not sent at all: see ``note``."""
+    note: str | None = None
+    """Why it was not sent (the ``webhook-lost`` directive, or a host not allowed)."""
 
 
 def filter_calls(
@@ -137,6 +139,7 @@ class TaskStore(Protocol):
     ) -> Task: ...
     def poll(self, task_id: str) -> Task | None: ...
     def task(self, task_id: str) -> Task | None: ...
+    def scenario_of(self, task_id: str) -> Scenario | None: ...
     def complete(self, task_id: str) -> Task | None: ...
     def task_by_blob(self, blob: str) -> Task | None: ...
     def balance(self, api_key: str) -> float: ...
@@ -267,6 +270,11 @@ class MemoryStore:
         with self._lock:
             self._settle(api_key)
             return len(self._uncharged.get(api_key, ()))
+
+    def scenario_of(self, task_id: str) -> Scenario | None:
+        """The directives a task was submitted with (None for an unknown id), as is."""
+        task = self._tasks.get(task_id)
+        return None if task is None else task.scenario
 
     def complete(self, task_id: str) -> Task | None:
         """Finish the task now, whatever the timing (webhook tasks are never polled)."""

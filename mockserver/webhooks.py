@@ -10,6 +10,8 @@ import asyncio
 import dataclasses
 import hashlib
 import hmac
+import ipaddress
+import urllib.parse
 from collections.abc import Callable
 
 import httpx
@@ -20,6 +22,25 @@ from mockserver.spec import TaskStatus
 from mockserver.store import Delivery, DeliveryAttempt, Task, TaskStore
 
 CONTENT_TYPE = {"content-type": "application/json"}
+LOST = "not sent: the webhook-lost directive"
+NOT_LOCAL = (
+    "not sent: the host is not on loopback or a private network "
+    "(set webhook_any_host to deliver there)"
+)
+_LOCAL_NAMES = ("localhost", ".localhost")
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` names this machine or a private network, judged without DNS."""
+    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".")
+    if host == _LOCAL_NAMES[0] or host.endswith(_LOCAL_NAMES[1]):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
+
 
 ResultBuilder = Callable[[Task], "responses.SampleResult"]
 
@@ -62,12 +83,19 @@ class WebhookDispatcher:
             return  # forgotten by a reset while waiting
         assert finished.generation.webhook_url is not None
         body = self._payload(finished, result_of)
+        url = finished.generation.webhook_url
+        note = None
+        if finished.scenario.webhook_lost or self._store.scenario().webhook_lost:
+            note = LOST
+        elif not self._settings.webhook_any_host and not is_local(url):
+            note = NOT_LOCAL
         delivery = Delivery(
             task_id=finished.id,
-            url=finished.generation.webhook_url,
+            url=url,
             body=body,
             headers=tuple(self._headers(finished, body).items()),
-            skipped=bool(finished.scenario.webhook_lost or self._store.scenario().webhook_lost),
+            skipped=note is not None,
+            note=note,
         )
         self._store.record_delivery(delivery)
         if delivery.skipped:
@@ -87,11 +115,11 @@ class WebhookDispatcher:
 
     async def _attempt(self, delivery: Delivery) -> DeliveryAttempt:
         at = self._store.now()
+        # Header values go as UTF-8: a secret is whatever text the client sent.
+        headers = [(name.encode(), value.encode()) for name, value in delivery.headers]
         try:
-            answer = await self._http().post(
-                delivery.url, content=delivery.body, headers=dict(delivery.headers)
-            )
-        except httpx.HTTPError as error:
+            answer = await self._http().post(delivery.url, content=delivery.body, headers=headers)
+        except Exception as error:  # any failure is the attempt's result, journaled
             return DeliveryAttempt(at, None, f"{type(error).__name__}: {error}".rstrip(": "))
         return DeliveryAttempt(at, answer.status_code)
 

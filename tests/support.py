@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
+from hypothesis import settings
 from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,11 @@ AUTH = {"x-key": KEY}
 SUBMIT = "/v1/flux-pro-1.1"
 RESULT = "/v1/get_result"
 CREDITS = "/v1/credits"
+
+
+def profile_examples() -> int:
+    """Examples per property: the loaded hypothesis profile's (dev: quick, ci: thorough)."""
+    return settings().max_examples
 
 
 class ClientFactory(Protocol):

@@ -49,6 +49,7 @@ def test_published_client_completes_a_generation(
     assert all(call.accepted for call in bfl_mock.calls)
 
 
+@pytest.mark.bfl_mock_off_contract  # width 1000 is off the contract on purpose
 def test_published_client_sees_the_mocks_validation_error(
     black_forest_labs: ModuleType, bfl_mock: MockServer, request: pytest.FixtureRequest
 ) -> None:

@@ -34,6 +34,7 @@ def test_fixtures_journal_and_marker(pytester: pytest.Pytester) -> None:
 
 
         @pytest.mark.bfl_mock(polls_until_ready=0, api_keys=frozenset({"secret"}))
+        @pytest.mark.bfl_mock_off_contract
         def test_marker_gives_a_server_with_other_settings(bfl_mock):
             assert bfl_mock.api_key == "secret"
             refused = httpx.post(bfl_mock.url + "/v1/flux-pro-1.1", json={}, headers={"x-key": "x"})
@@ -66,19 +67,77 @@ def test_fixtures_journal_and_marker(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_fixtures_are_documented_for_pytest_fixtures(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--fixtures")
+OFF_CONTRACT_CLIENT = """
+import httpx
+import pytest
+
+
+def send_bad_requests(mock):
+    httpx.post(mock.url + "/v1/flux-pro-1.1", json={"width": 1000}, headers={"x-key": "k"})
+    httpx.post(mock.url + "/v1/flux-pro-1.1", json={})
+
+
+def test_an_off_contract_request_fails_the_test_at_teardown(bfl_mock):
+    send_bad_requests(bfl_mock)
+
+
+@pytest.mark.bfl_mock(polls_until_ready=1)
+def test_also_with_a_server_of_its_own(bfl_mock):
+    send_bad_requests(bfl_mock)
+
+
+@pytest.mark.bfl_mock_off_contract
+def test_the_marker_switches_the_check_off(bfl_mock):
+    send_bad_requests(bfl_mock)
+    assert [call.status for call in bfl_mock.calls] == [422, 401]
+"""
+
+
+def test_off_contract_requests_fail_the_test_at_teardown(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(OFF_CONTRACT_CLIENT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, errors=2)
     result.stdout.fnmatch_lines(
         [
-            "bfl_mock_settings [[]session scope[]] -- *",
-            "*Settings of the mock the ``bfl_mock*`` fixtures start.",
-            "bfl_mock_server [[]session scope[]] -- *",
-            "bfl_mock -- *",
-            "*A live bfl-mock for this test: point your client at ``bfl_mock.url``.",
-            "bfl_mock_app -- *",
-            "*A fresh in-process bfl-mock ASGI app*",
+            "E *RequestViolation: bfl-mock received 2 off-contract request(s):",
+            "E *   POST /v1/flux-pro-1.1 -> 422",
+            "E *     body.width: Input should be a multiple of 32 (multiple_of)",
+            "E *   POST /v1/flux-pro-1.1 -> 401",
+            "E *     401: Not authenticated",
         ]
     )
+    raised = [line for line in result.outlines if line.startswith("E ") and "received 2" in line]
+    assert len(raised) == 2
+
+
+def test_a_suite_switches_the_client_check_off_with_a_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def bfl_mock_client_check():
+            return False
+        """
+    )
+    pytester.makepyfile(OFF_CONTRACT_CLIENT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_fixtures_are_documented_for_pytest_fixtures(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--fixtures")
+    # Each fixture with the first line of its docstring (pytest's listing order varies).
+    for name, doc in [
+        ("bfl_mock_settings [[]session scope[]]",
+         "Settings of the mock the ``bfl_mock*`` fixtures start."),
+        ("bfl_mock_client_check [[]session scope[]]",
+         "Whether ``bfl_mock`` fails a test whose client sent an off-contract request."),
+        ("bfl_mock_server [[]session scope[]]", "The session's live bfl-mock, *"),
+        ("bfl_mock", "A live bfl-mock for this test: point your client at ``bfl_mock.url``."),
+        ("bfl_mock_app", "A fresh in-process bfl-mock ASGI app*"),
+    ]:  # fmt: skip
+        result.stdout.fnmatch_lines([f"{name} -- *", f"    {doc}"])
 
 
 def test_loading_the_plugin_imports_no_server_or_contract_libraries() -> None:

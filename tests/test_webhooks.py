@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from mockserver.server import MockServer
 from mockserver.settings import MockSettings, Timing, WebhookSignature, WebhookStyle
+from mockserver.webhooks import is_local
 
 from support import AUTH, RESULT, SUBMIT, ClientFactory, WebhookReceiver
 
@@ -161,6 +162,7 @@ def test_webhook_lost_directive_skips_delivery(
     )
     (delivery,) = wait_deliveries(client, 1)
     assert delivery.skipped and not delivery.attempts  # type: ignore[attr-defined]
+    assert delivery.note == "not sent: the webhook-lost directive"  # type: ignore[attr-defined]
     time.sleep(0.1)
     assert receiver.received == []
 
@@ -187,3 +189,52 @@ def test_delivery_waits_for_the_generation_time_on_a_live_server() -> None:
         assert delivery.delivered
         assert time.monotonic() - started >= 0.3
         assert len(receiver.received) == 1
+
+
+def test_webhooks_go_only_to_local_hosts_by_default(make_client: ClientFactory) -> None:
+    client = make_client()
+    client.post(SUBMIT, json={"webhook_url": "https://example.com/hook"}, headers=AUTH)
+    (delivery,) = wait_deliveries(client, 1)
+    assert delivery.skipped and not delivery.attempts  # type: ignore[attr-defined]
+    assert delivery.note.startswith("not sent: the host is not on loopback")  # type: ignore[attr-defined]
+
+
+def test_any_host_can_be_allowed(make_client: ClientFactory) -> None:
+    # 203.0.113.0/24 is reserved for documentation; whatever answers, an attempt is made.
+    client = make_client(
+        webhook_any_host=True, webhook_retry_delays=(), webhook_timeout_seconds=0.2
+    )
+    client.post(SUBMIT, json={"webhook_url": "http://203.0.113.7/hook"}, headers=AUTH)
+    store = client.app.state.runtime.store  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not (
+        store.deliveries() and store.deliveries()[0].attempts
+    ):
+        time.sleep(0.01)
+    (delivery,) = store.deliveries()
+    assert not delivery.skipped and len(delivery.attempts) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:9/x", True),
+        ("http://localhost/x", True),
+        ("http://hooks.localhost./x", True),
+        ("http://[::1]/x", True),
+        ("http://10.1.2.3/x", True),
+        ("http://192.168.0.2/x", True),
+        ("https://example.com/x", False),
+        ("http://8.8.8.8/x", False),
+        ("http://localhost.example.com/x", False),
+    ],
+)
+def test_what_counts_as_local(url: str, local: bool) -> None:
+    assert is_local(url) is local
+
+
+def test_a_non_ascii_secret_travels_as_utf8(client: TestClient, receiver: WebhookReceiver) -> None:
+    body = {"webhook_url": receiver.url, "webhook_secret": "clé-秘密"}
+    client.post(SUBMIT, json=body, headers=AUTH)
+    (received,) = receiver.wait(1)
+    assert received.headers["x-webhook-secret"].encode("latin-1").decode() == "clé-秘密"

@@ -1,0 +1,202 @@
+"""BFL's invariants the schema cannot express, as small named checks.
+
+Each check has one signature, ``check(contract, exchange) -> bool``: it returns False
+when it does not apply to the exchange, True when it held, and raises
+``ContractViolation`` with a message it builds itself when it did not (a bare
+``assert`` would lose its message outside pytest's rewritten modules).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from contracts.exchanges import Exchange, Response
+from contracts.schema import (
+    DETAIL,
+    ID,
+    LOC,
+    POLLING_URL,
+    RESULT,
+    SAMPLE,
+    STATUS,
+    WEBHOOK_URL,
+    Contract,
+)
+from mockserver.spec import TaskStatus
+
+
+class ContractViolation(AssertionError):
+    """A server or a client broke the contract; the message says where and how."""
+
+
+Check = Callable[[Contract, Exchange], bool]
+
+
+def polling_url_is_followable(contract: Contract, exchange: Exchange) -> bool:
+    """A submit's ``polling_url`` is an absolute URL that answers a poll of the same task."""
+    submitted = _submitted(exchange)
+    if submitted is None:
+        return False
+    url = submitted.get(POLLING_URL)
+    if url is None:
+        if not _asked_for_webhook(exchange):
+            raise ContractViolation(
+                f"a submit without webhook_url was answered with no polling_url: "
+                f"{exchange.response.describe()}"
+            )
+        return False  # the webhook branch (AsyncWebhookResponse) has no polling_url
+    if not exchange.followed:
+        return False
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ContractViolation(f"polling_url is not an absolute http(s) URL: {url!r}")
+    if exchange.poll_error is not None:
+        raise ContractViolation(f"polling_url {url} could not be followed: {exchange.poll_error}")
+    first = exchange.polls[0]
+    if first.status != 200:
+        raise ContractViolation(f"GET polling_url {url} answered {first.describe()}")
+    body = _json_or_violation(first, f"GET polling_url {url}")
+    schema = contract.response_schema(contract.result_operation, 200)
+    problems = contract.errors(body, schema) if schema is not None else ()
+    if problems:
+        raise ContractViolation(
+            f"GET polling_url {url} answered a body the spec does not allow: {problems[0]}"
+        )
+    if body.get(ID) != submitted.get(ID):
+        raise ContractViolation(
+            f"polling_url {url} answers for task {body.get(ID)!r}, not {submitted.get(ID)!r}"
+        )
+    return True
+
+
+def lifecycle_reaches_final_status(contract: Contract, exchange: Exchange) -> bool:
+    """Polling a submitted task reaches a final status within a bounded number of polls."""
+    submitted = _submitted(exchange)
+    if submitted is None or not exchange.followed or not exchange.polls:
+        return False
+    finals = contract.final_statuses
+    seen = [_status_of(poll) for poll in exchange.polls]
+    if any(status in finals for status in seen):
+        return True
+    last = exchange.polls[-1]
+    if last.status != 200:
+        raise ContractViolation(
+            f"polling {submitted.get(POLLING_URL)} answered {last.describe()} "
+            f"before the task reached a final status"
+        )
+    raise ContractViolation(
+        f"task {submitted.get(ID)} did not reach a final status ({', '.join(sorted(finals))}) "
+        f"within {len(exchange.polls)} polls: statuses seen {_runs(seen)}"
+    )
+
+
+def ready_sample_is_requested_image(contract: Contract, exchange: Exchange) -> bool:
+    """A Ready task's ``result.sample`` downloads as an image of the requested size and format."""
+    ready = contract.status(TaskStatus.READY)
+    final = next((p for p in exchange.polls if _status_of(p) == ready), None)
+    if final is None:
+        return False
+    result = final.json().get(RESULT)
+    url = result.get(SAMPLE) if isinstance(result, dict) else None
+    if not isinstance(url, str):
+        raise ContractViolation(f"a Ready task has no result.sample URL: result={result!r}")
+    if exchange.sample_error is not None or exchange.sample is None:
+        raise ContractViolation(
+            f"result.sample {url} could not be fetched: {exchange.sample_error}"
+        )
+    sample = exchange.sample
+    if sample.status != 200:
+        raise ContractViolation(f"GET result.sample {url} answered {sample.status}")
+    try:
+        image = Image.open(io.BytesIO(sample.content))
+        image.load()
+    except (UnidentifiedImageError, OSError) as error:
+        raise ContractViolation(f"result.sample {url} is not an image: {error}") from None
+    fmt = (image.format or "").lower()
+    wanted_format = exchange.requested_format
+    if wanted_format is not None and fmt not in _FORMAT_NAMES.get(wanted_format, {wanted_format}):
+        raise ContractViolation(
+            f"result.sample is a {image.format} image; the request asked for {wanted_format}"
+        )
+    if exchange.requested_size is not None and image.size != exchange.requested_size:
+        (width, height), (got_w, got_h) = exchange.requested_size, image.size
+        raise ContractViolation(
+            f"result.sample is {got_w}x{got_h}; the request asked for {width}x{height}"
+        )
+    return True
+
+
+def validation_error_names_broken_field(contract: Contract, exchange: Exchange) -> bool:
+    """A request that breaks one constraint gets a 422 whose ``loc`` names the broken field."""
+    broken = exchange.broken
+    if broken is None:
+        return False
+    response = exchange.response
+    if response.status != 422:
+        raise ContractViolation(f"{broken}: expected 422, got {response.describe()}")
+    body = _json_or_violation(response, "the 422")
+    detail = body.get(DETAIL) if isinstance(body, dict) else None
+    if not isinstance(detail, list):
+        raise ContractViolation(
+            f"{broken}: the 422 has no list of errors in 'detail': {response.describe()}"
+        )
+    locs = [tuple(entry.get(LOC) or ()) for entry in detail if isinstance(entry, dict)]
+    if not any(loc[: len(broken.loc)] == broken.loc for loc in locs):
+        named = ", ".join(".".join(map(str, loc)) for loc in locs) or "nothing"
+        raise ContractViolation(f"{broken}: the 422 names {named}, not {broken.field}")
+    return True
+
+
+BFL_CHECKS: tuple[Check, ...] = (
+    polling_url_is_followable,
+    lifecycle_reaches_final_status,
+    ready_sample_is_requested_image,
+    validation_error_names_broken_field,
+)
+
+# Pillow's format names for the API's output_format values that differ from them.
+_FORMAT_NAMES = {"jpeg": {"jpeg", "mpo"}, "jpg": {"jpeg", "mpo"}}
+
+
+def _submitted(exchange: Exchange) -> dict[str, Any] | None:
+    if exchange.broken is not None or exchange.response.status != 200:
+        return None
+    try:
+        body = exchange.response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _asked_for_webhook(exchange: Exchange) -> bool:
+    body = exchange.request.body
+    return isinstance(body, dict) and body.get(WEBHOOK_URL) is not None
+
+
+def _json_or_violation(response: Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ContractViolation(f"{what} is not JSON: {response.describe()}") from None
+
+
+def _status_of(poll: Response) -> str | None:
+    try:
+        body = poll.json()
+    except ValueError:
+        return None
+    return body.get(STATUS) if isinstance(body, dict) else None
+
+
+def _runs(statuses: list[str | None]) -> str:
+    """``Pending x30`` rather than thirty words."""
+    runs: list[tuple[str | None, int]] = []
+    for status in statuses:
+        if runs and runs[-1][0] == status:
+            runs[-1] = (status, runs[-1][1] + 1)
+        else:
+            runs.append((status, 1))
+    return ", ".join(f"{status} x{count}" if count > 1 else str(status) for status, count in runs)

@@ -1,0 +1,83 @@
+"""Reports people read: what ran, how often, what broke, and how to run it again."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from contracts.checks import ContractViolation
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule, with where it broke and how to see it again."""
+
+    check: str
+    operation: str | None
+    message: str
+    reproduce: str | None = None
+    occurrences: int = 1
+
+    def render(self, number: int) -> str:
+        where = f" [{self.operation}]" if self.operation else ""
+        times = f" ({self.occurrences} examples)" if self.occurrences > 1 else ""
+        lines = [f"{number}. {self.check}{where}{times}"]
+        lines += [f"   {line}" for line in self.message.strip().splitlines()]
+        if self.reproduce:
+            lines += ["   reproduce:"] + [f"     {line}" for line in self.reproduce.splitlines()]
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerReport:
+    """The outcome of ``check_server``."""
+
+    target: str
+    seed: int
+    max_examples: int
+    cases: Mapping[str, int]
+    """schemathesis test cases per phase (examples, coverage, fuzzing, stateful)."""
+    checks: Mapping[str, int]
+    """How many examples each check ran on: schemathesis's and the BFL checks."""
+    violations: tuple[Violation, ...]
+    errors: tuple[str, ...]
+    """Requests that got no answer (connection reset, timeout)."""
+    elapsed: float
+    command: str | None = None
+    """The command line that reproduces this run, when it came from the CLI."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and not self.errors
+
+    def render(self) -> str:
+        total = sum(self.cases.values())
+        phases = ", ".join(f"{phase} {count}" for phase, count in self.cases.items() if count)
+        lines = [
+            f"bfl-mock check-server: {self.target}",
+            f"  seed {self.seed}, up to {self.max_examples} examples per operation, "
+            f"{self.elapsed:.1f} s",
+            f"  schemathesis (positive and negative, all checks): {total} cases"
+            + (f" ({phases})" if phases else ""),
+            "  examples per check:",
+        ]
+        failed = {violation.check for violation in self.violations}
+        width = max((len(name) for name in self.checks), default=0)
+        for name, count in self.checks.items():
+            verdict = "FAILED" if name in failed else "ok"
+            lines.append(f"    {name.ljust(width)}  {count:6d}  {verdict}")
+        if self.errors:
+            lines.append(f"  {len(self.errors)} request(s) got no answer:")
+            lines += [f"    {error}" for error in self.errors[:10]]
+        if self.violations:
+            lines.append(f"  {len(self.violations)} violation(s):")
+            for number, violation in enumerate(self.violations, 1):
+                lines += ["    " + line for line in violation.render(number).splitlines()]
+        lines.append("  reproduce the run: " + (self.command or f"seed={self.seed}"))
+        lines.append("PASSED" if self.ok else "FAILED")
+        return "\n".join(lines)
+
+    def raise_for_violations(self) -> None:
+        """Raise ``ContractViolation`` carrying the report, if anything broke."""
+        if not self.ok:
+            raise ContractViolation(self.render())

@@ -1,0 +1,257 @@
+"""What the kit accepts beyond the letter of the spec, and why; each rule stated once.
+
+BFL's spec is what its FastAPI server writes about itself, and that server does a few
+things the spec does not say:
+
+* Statuses it never documents: 401/403 for the API key, 404 for an unknown task, 402
+  when credits run out, 429 past the concurrency limit, 400 for a body that is not
+  text. A server may answer these, with their real shape, and not be at fault.
+* pydantic's lax mode: the server accepts some values of the wrong JSON type because
+  it converts them (``"5"`` or ``5.0`` for an integer, ``0``/``"yes"`` for a boolean).
+  Accepting such a value is not "accepting invalid data".
+
+schemathesis's ``status_code_conformance`` and ``negative_data_rejection`` know none of
+this, so the server check runs them through the two wrappers below instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import schemathesis
+from schemathesis.core.failures import Failure
+from schemathesis.core.transport import Response
+
+from contracts.schema import DETAIL, STATUS, Contract
+from mockserver.spec import JsonSchema, Operation, OperationKind, TaskStatus
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutOfSpecStatus:
+    """A status the real API sends although its spec does not document it."""
+
+    status: int
+    when: str
+    applies: Callable[[Operation], bool]
+    task_body: bool = False
+    """The body is a poll body with status "Task not found"; else ``{"detail": <text>}``."""
+
+
+def _keyed(operation: Operation) -> bool:
+    return operation.api_key_header is not None
+
+
+def _has_body(operation: Operation) -> bool:
+    return operation.body_schema is not None
+
+
+def _generation(operation: Operation) -> bool:
+    return operation.kind is OperationKind.GENERATION
+
+
+def _polling(operation: Operation) -> bool:
+    return operation.kind is OperationKind.RESULT
+
+
+OUT_OF_SPEC_STATUSES: tuple[OutOfSpecStatus, ...] = (
+    OutOfSpecStatus(400, "a body that cannot be decoded as text", _has_body),
+    OutOfSpecStatus(401, "no API key, on an operation that declares one", _keyed),
+    OutOfSpecStatus(402, "credits ran out", _generation),
+    OutOfSpecStatus(403, "an API key the server does not accept", _keyed),
+    OutOfSpecStatus(404, "get_result for an unknown id", _polling, task_body=True),
+    OutOfSpecStatus(429, "too many active tasks", _generation),
+)
+"""The README's table of out-of-spec statuses is this tuple."""
+
+
+def tolerated_status(contract: Contract, operation: Operation, status: int, body: bytes) -> bool:
+    """Whether an undocumented ``status`` is one the real API sends, with its real shape."""
+    for rule in OUT_OF_SPEC_STATUSES:
+        if rule.status == status and rule.applies(operation):
+            return _task_not_found(contract, body) if rule.task_body else _detail_text(body)
+    return False
+
+
+def _detail_text(body: bytes) -> bool:
+    document = _json(body)
+    return isinstance(document, dict) and isinstance(document.get(DETAIL), str)
+
+
+def _task_not_found(contract: Contract, body: bytes) -> bool:
+    document = _json(body)
+    schema = contract.response_schema(contract.result_operation, 200)
+    return (
+        isinstance(document, dict)
+        and document.get(STATUS) == contract.status(TaskStatus.TASK_NOT_FOUND)
+        and schema is not None
+        and not contract.errors(document, schema)
+    )
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+# pydantic v2's lax conversions for JSON input (its "Conversion Table"), by target type.
+_TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def lax(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any:
+    """``value`` as pydantic's lax mode would read it for ``schema`` (unchanged if it would not)."""
+    if not isinstance(schema, Mapping):
+        return value
+    schema = contract.resolve(schema)
+    branches = schema.get("anyOf") or schema.get("oneOf")
+    if branches:
+        for branch in branches:
+            converted = lax(value, branch, contract)
+            if not contract.errors(converted, branch):
+                return converted
+        return value
+    kind = schema.get("type")
+    if kind == "object" and isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {
+            key: lax(item, properties[key], contract) if key in properties else item
+            for key, item in value.items()
+        }
+    if kind == "array" and isinstance(value, list):
+        return [lax(item, schema.get("items", True), contract) for item in value]
+    convert = _CONVERSIONS.get(str(kind))
+    return convert(value) if convert else value
+
+
+def _to_int(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return value
+    return value
+
+
+def _to_float(value: Any) -> Any:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    return value
+
+
+def _to_bool(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS | _FALSE_WORDS:
+        return value.strip().lower() in _TRUE_WORDS
+    return value
+
+
+_CONVERSIONS: Mapping[str, Callable[[Any], Any]] = {
+    "integer": _to_int,
+    "number": _to_float,
+    "boolean": _to_bool,
+}
+
+
+# schemathesis runs checks from a global registry. The wrappers act only for schemas
+# the kit registered for a run, and let every other schemathesis run in the process be.
+_RUNS: dict[int, Contract] = {}
+
+
+def bind(schema: Any, contract: Contract) -> None:
+    _RUNS[id(schema)] = contract
+
+
+def unbind(schema: Any) -> None:
+    _RUNS.pop(id(schema), None)
+
+
+def _contract_for(case: Any) -> tuple[Contract, Operation] | None:
+    contract = _RUNS.get(id(case.operation.schema))
+    if contract is None:
+        return None
+    method, path = case.operation.method.upper(), case.operation.path
+    for operation in contract.operations:
+        if operation.method == method and operation.path == path:
+            return contract, operation
+    return None
+
+
+def _builtin(name: str) -> Callable[[Any, Response, Any], bool | None]:
+    from schemathesis.specs.openapi import checks
+
+    check: Callable[[Any, Response, Any], bool | None] = getattr(checks, name)
+    return check
+
+
+@schemathesis.check
+def status_code_conformance_bfl(ctx: Any, response: Response, case: Any) -> bool | None:
+    """The built-in status_code_conformance, with the out-of-spec statuses the API sends."""
+    bound = _contract_for(case)
+    if bound is None:
+        return None
+    try:
+        return _builtin("status_code_conformance")(ctx, response, case)
+    except Failure:
+        contract, operation = bound
+        if tolerated_status(contract, operation, response.status_code, response.content):
+            return None
+        raise
+
+
+@schemathesis.check
+def negative_data_rejection_bfl(ctx: Any, response: Response, case: Any) -> bool | None:
+    """The built-in negative_data_rejection, minus values pydantic's lax mode converts."""
+    bound = _contract_for(case)
+    if bound is None:
+        return None
+    try:
+        return _builtin("negative_data_rejection")(ctx, response, case)
+    except Failure:
+        contract, operation = bound
+        if _valid_once_converted(contract, operation, case):
+            return None
+        raise
+
+
+def _valid_once_converted(contract: Contract, operation: Operation, case: Any) -> bool:
+    """Whether the request keeps the spec once the server's lax conversions are applied."""
+    from schemathesis.core import NotSet
+
+    for value, schema in _parts(operation, case):
+        if isinstance(value, NotSet) or schema is None:
+            continue
+        if contract.errors(lax(value, schema, contract), schema):
+            return False
+    return True
+
+
+def _parts(operation: Operation, case: Any) -> Iterator[tuple[Any, JsonSchema | None]]:
+    yield case.body, operation.body_schema
+    query = case.query or {}
+    for parameter in operation.parameters:
+        if parameter.location == "query" and parameter.name in query:
+            yield query[parameter.name], parameter.schema
+
+
+CHECK_NAMES = {
+    "status_code_conformance": status_code_conformance_bfl.__name__,
+    "negative_data_rejection": negative_data_rejection_bfl.__name__,
+}
+"""Built-in checks the server check swaps for their BFL-aware wrappers."""

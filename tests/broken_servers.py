@@ -1,0 +1,195 @@
+"""Deliberately broken servers: the mock with one thing wrong each, for the server check to catch.
+
+Each is ``create_app(...)`` plus one override, so anything the check reports is that
+override and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.app import create_app
+from mockserver.settings import MockSettings, Timing
+from mockserver.spec import TaskStatus
+
+KEY = "contract-key"
+
+
+def settings() -> MockSettings:
+    # The server check floods one key with submits it never polls: lift the credit and
+    # active-task limits (their 402s and 429s are accepted, but would cut lifecycles short).
+    return MockSettings(
+        timing=Timing.POLLS,
+        polls_until_ready=2,
+        seed=0,
+        api_keys=frozenset({KEY}),
+        credits=1e15,
+        max_active_tasks=10**9,
+    )
+
+
+def mock() -> Starlette:
+    """The mock as it is: the server check must pass it."""
+    return create_app(settings())
+
+
+def wrong_422_shape() -> Starlette:
+    """Validation errors in a home-made shape: ``{"errors": [{"field", "message"}]}``."""
+    app = mock()
+
+    def reshape(body: Any) -> Any:
+        return {
+            "errors": [
+                {"field": ".".join(map(str, error["loc"][1:])), "message": error["msg"]}
+                for error in body["detail"]
+            ]
+        }
+
+    app.add_middleware(RewriteJson, status=422, rewrite=reshape)
+    return app
+
+
+def wrong_status_code() -> Starlette:
+    """Validation errors answered 400 instead of 422 (same body)."""
+    app = mock()
+    app.add_middleware(RewriteJson, status=422, new_status=400)
+    return app
+
+
+def missing_required_field() -> Starlette:
+    """A submit answered without ``polling_url``."""
+    app = mock()
+    renderer = app.state.runtime.renderer
+    submitted = renderer.submitted
+
+    def without_polling_url(**kwargs: Any) -> Any:
+        kwargs["polling_url"] = None
+        response = submitted(**kwargs)
+        body = json.loads(response.body)
+        del body["polling_url"]
+        response.body = json.dumps(body).encode()
+        response.headers["content-length"] = str(len(response.body))
+        return response
+
+    renderer.submitted = without_polling_url
+    return app
+
+
+def endless_lifecycle() -> Starlette:
+    """A task that says Pending for ever."""
+    app = mock()
+    renderer = app.state.runtime.renderer
+    task = renderer.task
+
+    def always_pending(**kwargs: Any) -> Any:
+        if kwargs["status"] is not TaskStatus.TASK_NOT_FOUND:
+            kwargs.update(status=TaskStatus.PENDING, result=None, details=None, progress=0.5)
+        return task(**kwargs)
+
+    renderer.task = always_pending
+    return app
+
+
+def wrong_image_size() -> Starlette:
+    """Samples rendered half as wide as asked."""
+    app = mock()
+    images = app.state.runtime.images
+    get = images.get
+
+    async def narrower(request: Any) -> Any:
+        return await get(dataclasses.replace(request, width=max(32, request.width // 2)))
+
+    images.get = narrower
+    return app
+
+
+BROKEN_SERVERS: dict[str, Callable[[], Starlette]] = {
+    "wrong_422_shape": wrong_422_shape,
+    "wrong_status_code": wrong_status_code,
+    "missing_required_field": missing_required_field,
+    "endless_lifecycle": endless_lifecycle,
+    "wrong_image_size": wrong_image_size,
+}
+
+
+class RewriteJson:
+    """ASGI middleware: rewrite JSON responses of one status (body, status, or both)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        status: int,
+        new_status: int | None = None,
+        rewrite: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.status = status
+        self.new_status = new_status
+        self.rewrite = rewrite
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                if message["status"] != self.status:
+                    await send(message)
+                return
+            if start is None or start["status"] != self.status:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            if self.rewrite is not None:
+                body = json.dumps(self.rewrite(json.loads(body))).encode()
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "status": self.new_status or self.status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
+
+
+def busy_at_first(refusals: int = 2) -> Starlette:
+    """Not broken: the first submits are refused 429 with Retry-After, as the real API does."""
+    app = mock()
+    app.add_middleware(TooManyTasks, refusals=refusals)
+    return app
+
+
+class TooManyTasks:
+    """ASGI middleware: answer the first ``refusals`` POSTs 429, then let everything through."""
+
+    def __init__(self, app: ASGIApp, *, refusals: int) -> None:
+        self.app = app
+        self.left = refusals
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self.left > 0:
+            self.left -= 1
+            body = json.dumps({"detail": "Too many active tasks"}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [(b"content-type", b"application/json"), (b"retry-after", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

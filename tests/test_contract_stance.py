@@ -1,0 +1,107 @@
+"""The kit's stance on what the spec leaves out: out-of-spec statuses and lax conversions."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from schemathesis.core.transport import Response
+
+from contracts import load_contract
+from contracts.stance import (
+    OUT_OF_SPEC_STATUSES,
+    lax,
+    negative_data_rejection_bfl,
+    status_code_conformance_bfl,
+    tolerated_status,
+)
+from mockserver.spec import OperationKind
+
+pytestmark = [pytest.mark.contracts]
+
+CONTRACT = load_contract()
+SUBMIT = CONTRACT.operations_of(OperationKind.GENERATION)[0]
+POLL = CONTRACT.result_operation
+CREDITS = CONTRACT.operations_of(OperationKind.CREDITS)[0]
+DETAIL = json.dumps({"detail": "Not authenticated"}).encode()
+TASK_NOT_FOUND = json.dumps(
+    {"id": "x", "status": "Task not found", "result": None, "progress": None}
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "body", "tolerated"),
+    [
+        (SUBMIT, 401, DETAIL, True),
+        (CREDITS, 403, DETAIL, True),
+        (POLL, 401, DETAIL, False),  # get_result declares no security
+        (POLL, 404, TASK_NOT_FOUND, True),
+        (POLL, 404, json.dumps({"detail": "Not Found"}).encode(), False),
+        (SUBMIT, 404, TASK_NOT_FOUND, False),
+        (SUBMIT, 402, json.dumps({"detail": "Insufficient credits"}).encode(), True),
+        (SUBMIT, 429, json.dumps({"detail": "Too many active tasks"}).encode(), True),
+        (CREDITS, 429, DETAIL, False),
+        (SUBMIT, 400, json.dumps({"detail": "There was an error parsing the body"}).encode(), True),
+        (SUBMIT, 401, b"Not authenticated", False),  # the shape matters too
+        (SUBMIT, 401, json.dumps({"detail": ["x"]}).encode(), False),
+        (SUBMIT, 500, DETAIL, False),
+    ],
+)
+def test_out_of_spec_statuses_are_tolerated_only_where_and_as_the_api_sends_them(
+    operation: Any, status: int, body: bytes, tolerated: bool
+) -> None:
+    assert tolerated_status(CONTRACT, operation, status, body) is tolerated
+
+
+def test_the_stance_covers_exactly_the_documented_statuses() -> None:
+    assert [rule.status for rule in OUT_OF_SPEC_STATUSES] == [400, 401, 402, 403, 404, 429]
+
+
+INTEGER = {"type": "integer"}
+NUMBER = {"type": "number", "minimum": 0}
+BOOLEAN = {"type": "boolean"}
+
+
+@pytest.mark.parametrize(
+    ("value", "schema", "read_as"),
+    [
+        ("5", INTEGER, 5),
+        (" 7 ", INTEGER, 7),
+        (5.0, INTEGER, 5),
+        (True, INTEGER, 1),
+        (5.5, INTEGER, 5.5),  # not converted: int_from_float refuses a fraction
+        ("five", INTEGER, "five"),
+        ("1.5", NUMBER, 1.5),
+        (False, NUMBER, 0.0),
+        ("inf", NUMBER, "inf"),  # JSON has no infinity to compare with
+        (0, BOOLEAN, False),
+        (1.0, BOOLEAN, True),
+        ("yes", BOOLEAN, True),
+        ("Off", BOOLEAN, False),
+        (2, BOOLEAN, 2),
+        ("maybe", BOOLEAN, "maybe"),
+        ({"width": "1024", "seed": "x"}, {"type": "object", "properties": {"width": INTEGER}},
+         {"width": 1024, "seed": "x"}),
+        (["1", "2"], {"type": "array", "items": INTEGER}, [1, 2]),
+        ("3", {"anyOf": [INTEGER, {"type": "null"}]}, 3),
+    ],
+)  # fmt: skip
+def test_lax_reads_values_as_pydantic_lax_mode_does(value: Any, schema: Any, read_as: Any) -> None:
+    converted = lax(value, schema, CONTRACT)
+    assert converted == read_as and type(converted) is type(read_as)
+
+
+def test_lax_follows_references_to_the_spec() -> None:
+    body = {"width": "1024", "prompt_upsampling": "true", "output_format": "png"}
+    converted = lax(body, SUBMIT.body_schema or {}, CONTRACT)
+    assert converted == {"width": 1024, "prompt_upsampling": True, "output_format": "png"}
+
+
+def test_the_wrappers_leave_other_schemathesis_runs_alone() -> None:
+    """Registered globally, they act only for a schema the kit bound for its run."""
+    case = SimpleNamespace(operation=SimpleNamespace(schema=object()))
+    response: Response = SimpleNamespace(status_code=599, content=b"")  # type: ignore[assignment]
+    assert status_code_conformance_bfl(None, response, case) is None
+    assert negative_data_rejection_bfl(None, response, case) is None

@@ -1,0 +1,126 @@
+"""Response fuzzing: a correct client survives awkward answers; a fragile one is shrunk."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+from broken_clients import GenerationFailed, generate
+
+from contracts import ClientBroke, FuzzApp, fuzz_client, load_contract
+from contracts.exchanges import Lifecycle
+from contracts.fuzzing import FuzzScript
+from contracts.live import LiveApp, bind_loopback
+from mockserver.spec import OperationKind
+
+from support import profile_examples
+
+pytestmark = [pytest.mark.contracts]
+
+CONTRACT = load_contract()
+SEED = 7
+
+
+def fuzz(client: Callable[[str, str], object]) -> int:
+    return fuzz_client(
+        client, expected=(GenerationFailed,), max_examples=profile_examples(), seed=SEED
+    )
+
+
+def test_a_correct_client_survives_every_awkward_answer() -> None:
+    assert fuzz(generate) >= profile_examples()
+
+
+def test_a_client_that_crashes_on_a_null_cost_is_shrunk_to_that_answer() -> None:
+    flawed = functools.partial(generate, flaw="crashes_on_null_cost")
+    with pytest.raises(ClientBroke) as caught:
+        fuzz(flawed)
+    broke = caught.value
+    (submitted,) = broke.served  # it broke on the first answer
+    body = json.loads(submitted.body)
+    task_id = "00000000-0000-4000-8000-000000000001"
+    assert body == {"id": task_id, "polling_url": body["polling_url"], "cost": None}
+    assert body["polling_url"].endswith(f"/v1/get_result?id={task_id}")
+    message = str(broke)
+    assert message.startswith(
+        "the client raised TypeError: unsupported format string passed to NoneType.__format__\n"
+        "on these answers (the smallest hypothesis found):\n"
+        "  1. POST http://127.0.0.1:"
+    )
+    assert '"cost":null}' in message
+    assert message.endswith(f"reproduce with fuzz_client(..., seed={SEED})")
+    assert isinstance(broke.error, TypeError)
+
+
+def test_a_client_that_ignores_polling_url_meets_the_regional_404() -> None:
+    flawed = functools.partial(generate, flaw="ignores_polling_url")
+    with pytest.raises(ClientBroke, match="the client raised HTTPStatusError: Client error '404"):
+        fuzz(flawed)
+
+
+def test_every_answer_of_the_fuzz_server_keeps_the_spec() -> None:
+    submit = CONTRACT.operations_of(OperationKind.GENERATION)[0]
+    credits = CONTRACT.operations_of(OperationKind.CREDITS)[0]
+
+    def strict_client(base_url: str, api_key: str) -> None:
+        with httpx.Client(base_url=base_url, headers={"x-key": api_key}) as http:
+            answers = [(submit, http.post(submit.path, json={"width": 512, "height": 256}))]
+            url = answers[0][1].json()["polling_url"]
+            answers += [(CONTRACT.result_operation, http.get(url)) for _ in range(5)]
+            answers.append((credits, http.get(credits.path)))
+            for operation, answer in answers:
+                schema = operation.responses[200] or {}
+                problems = CONTRACT.errors(answer.json(), schema)
+                assert answer.status_code == 200 and not problems, (operation.path, problems)
+            final = answers[-2][1].json()
+            if final["status"] == "Ready":
+                sample = http.get(final["result"]["sample"])
+                assert sample.status_code == 200 and sample.headers["content-type"] == "image/jpeg"
+
+    assert fuzz(strict_client) >= profile_examples()
+
+
+def test_polls_of_the_global_origin_answer_task_not_found() -> None:
+    app = FuzzApp(CONTRACT)
+    sockets = [bind_loopback(), bind_loopback()]
+    with LiveApp(app, sockets) as live:
+        base_url, app.polling_origin = live.origins
+        app.load(example_script())
+        submitted = httpx.post(base_url + "/v1/flux-pro-1.1", json={}).json()
+        task_id = submitted["id"]
+        off_region = httpx.get(f"{base_url}/v1/get_result", params={"id": task_id})
+        regional = httpx.get(submitted["polling_url"])
+    assert off_region.status_code == 404
+    assert off_region.json() == {"id": task_id, "status": "Task not found"}
+    assert regional.status_code == 200 and regional.json()["id"] == task_id
+    assert [answer.status for answer in app.served] == [200, 404, 200]
+
+
+def test_the_fuzz_server_needs_a_script() -> None:
+    with LiveApp(FuzzApp(CONTRACT)) as live:
+        answer = httpx.get(live.url + "/v1/credits")
+    assert answer.status_code == 503
+    assert answer.json() == {"detail": "no script loaded: call FuzzApp.load(script) first"}
+
+
+def example_script() -> FuzzScript:
+    ready = {"id": "x", "status": "Ready", "result": {"sample": "https://x.invalid/a.jpeg"}}
+    return FuzzScript(
+        submitted={"id": "x", "polling_url": "https://x.invalid/"},
+        lifecycle=Lifecycle((ready,)),
+        others={},
+    )
+
+
+def test_a_client_that_fails_now_and_then_is_reported_as_flaky() -> None:
+    calls = iter(range(10**6))
+
+    def sometimes(base_url: str, api_key: str) -> None:
+        if next(calls) == 0:
+            raise RuntimeError("only the first time")
+
+    with pytest.raises(ClientBroke, match="the client failed, but not every time on the same"):
+        fuzz_client(sometimes, max_examples=20, seed=SEED)

@@ -1,0 +1,169 @@
+"""The server check: the mock passes it, in process and live; every broken server fails it."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import sys
+
+import pytest
+from broken_servers import BROKEN_SERVERS, KEY, busy_at_first, mock, settings, wrong_image_size
+
+from contracts import BFL_CHECKS, ContractViolation, ServerReport, check_server
+from contracts.live import LiveApp
+from mockserver.cli import main
+from mockserver.server import MockServer
+
+from support import profile_examples
+
+pytestmark = [pytest.mark.contracts]
+
+SEED = 20260423
+BROKEN_EXAMPLES = 25
+"""A check must catch a broken server quickly: a few examples each."""
+SCHEMATHESIS_CHECKS = {
+    "not_a_server_error",
+    "status_code_conformance (BFL stance)",
+    "negative_data_rejection (BFL stance)",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+    "positive_data_acceptance",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+    "use_after_free",
+    "ensure_resource_availability",
+    "ignored_auth",
+    "object_level_authorization",
+}
+
+
+def test_the_mock_passes_its_own_server_check() -> None:
+    app = mock()
+    lifecycles = max(10, profile_examples() // 10)
+    report = check_server(
+        app, api_key=KEY, seed=SEED, max_examples=profile_examples(), lifecycles=lifecycles
+    )
+    assert report.ok, report.render()
+    assert set(report.checks) == SCHEMATHESIS_CHECKS | {check.__name__ for check in BFL_CHECKS}
+    assert all(count > 0 for count in report.checks.values()), report.checks
+    assert report.checks["validation_error_names_broken_field"] == 2 * profile_examples()
+    assert report.checks["ready_sample_is_requested_image"] == lifecycles
+    assert report.cases["coverage"] > 100 and report.cases["fuzzing"] > profile_examples()
+    calls = app.state.runtime.store.calls()
+    assert not [problem for call in calls for problem in call.response_problems]
+    report.raise_for_violations()  # does not raise
+
+
+@pytest.mark.parametrize(
+    ("server", "check", "message"),
+    [
+        ("wrong_422_shape", "validation_error_names_broken_field",
+         "body left out (required): the 422 has no list of errors in 'detail': "
+         '422 {"errors": [{"field": "", "message": "Field required"}]}'),
+        ("wrong_status_code", "status_code_conformance (BFL stance)",
+         "Undocumented status code\nReceived: 400\nDocumented: 200, 422"),
+        ("wrong_status_code", "validation_error_names_broken_field",
+         'body left out (required): expected 422, got 400 {"detail":[{"type":"missing",'
+         '"loc":["body"],"msg":"Field required","input":null}]}'),
+        ("missing_required_field", "response_schema_conformance",
+         "Response violates schema\n{\"cost\":null,\"id\":"),
+        ("missing_required_field", "polling_url_is_followable",
+         "a submit without webhook_url was answered with no polling_url: 200 {\"id\": "),
+        ("endless_lifecycle", "lifecycle_reaches_final_status",
+         "did not reach a final status (Content Moderated, Error, Ready, Request Moderated) "
+         "within 30 polls: statuses seen Pending x30"),
+        ("wrong_image_size", "ready_sample_is_requested_image",
+         "result.sample is 512x768; the request asked for 1024x768"),
+    ],
+)  # fmt: skip
+def test_every_broken_server_is_caught_with_a_clear_message(
+    server: str, check: str, message: str
+) -> None:
+    report = report_on(server)
+    assert not report.ok
+    messages = [violation.message for violation in report.violations if violation.check == check]
+    assert any(message in text for text in messages), report.render()
+    with pytest.raises(ContractViolation, match=re.escape(check)):
+        report.raise_for_violations()
+
+
+def test_a_server_that_refuses_with_429_first_is_waited_for_not_blamed() -> None:
+    report = check_server(busy_at_first(), api_key=KEY, seed=SEED, max_examples=5, lifecycles=2)
+    assert report.ok, report.render()
+    assert report.checks["lifecycle_reaches_final_status"] == 2
+
+
+@functools.cache
+def report_on(server: str) -> ServerReport:
+    return check_server(
+        BROKEN_SERVERS[server](), api_key=KEY, seed=SEED, max_examples=BROKEN_EXAMPLES, lifecycles=3
+    )
+
+
+def test_nothing_but_the_broken_part_is_reported() -> None:
+    report = report_on("wrong_image_size")
+    assert [violation.check for violation in report.violations] == [
+        "ready_sample_is_requested_image"
+    ]
+    assert report.violations[0].occurrences == 3
+    assert report.violations[0].reproduce == "POST /v1/flux-pro-1.1 {}"
+
+
+def test_the_same_seed_gives_the_same_run() -> None:
+    def run() -> tuple[object, ...]:
+        report = check_server(BROKEN_SERVERS["wrong_status_code"](), api_key=KEY, seed=SEED,
+                              max_examples=BROKEN_EXAMPLES, lifecycles=2)  # fmt: skip
+        return report.violations, dict(report.checks), dict(report.cases)
+
+    assert run() == run()
+
+
+def test_the_report_reads_well() -> None:
+    report = check_server(wrong_image_size(), api_key=KEY, seed=SEED, max_examples=5, lifecycles=1)
+    text = report.render()
+    assert text.startswith(f"bfl-mock check-server: the in-process app\n  seed {SEED}, ")
+    assert re.search(r"\n    ready_sample_is_requested_image +1  FAILED\n", text)
+    assert re.search(r"\n    ignored_auth +\d+  ok\n", text)
+    assert "\n    1. ready_sample_is_requested_image [POST /v1/flux-pro-1.1]\n" in text
+    assert text.endswith(f"reproduce the run: seed={SEED}\nFAILED")
+
+
+def test_check_server_command_passes_the_live_mock() -> None:
+    """What CI runs: the real command, in its own process, against a live mock."""
+    with MockServer(settings().replace(port=0, strict=True)) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "mockserver", "check-server", server.url, "--api-key", KEY,
+             "--seed", str(SEED), "--max-examples", str(profile_examples())],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        server.check()  # the mock's own answers kept the spec throughout
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.rstrip().endswith(
+        f"reproduce the run: bfl-mock check-server {server.url} --seed {SEED} "
+        f"--max-examples {profile_examples()} --api-key KEY\nPASSED"
+    )
+
+
+def test_check_server_command_fails_a_broken_live_server(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with LiveApp(BROKEN_SERVERS["endless_lifecycle"]()) as live:
+        code = main(["check-server", live.url, "--api-key", KEY, "--seed", str(SEED),
+                     "--max-examples", "5", "--lifecycles", "2", "--max-polls", "4",
+                     "--poll-interval", "0"], environ={})  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "within 4 polls: statuses seen Pending x4" in out
+    assert out.endswith("FAILED\n")
+
+
+def test_check_server_command_exits_2_when_nothing_listens(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with LiveApp(mock()) as live:
+        url = live.url
+    assert main(["check-server", url, "--wait", "0.3"], environ={}) == 2
+    assert f"bfl-mock check-server: cannot connect to {url}" in capsys.readouterr().err
