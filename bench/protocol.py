@@ -108,8 +108,10 @@ async def cpu_us_per_request(app: Starlette, request: bytes, count: int) -> floa
 
 
 async def measure(count: int, only: str | None = None) -> dict[str, dict[str, float]]:
-    ready_app = create_app(MockSettings(generation_seconds=0))
-    pending_app = create_app(MockSettings(generation_seconds=86400))
+    # As bench/run.py serves it: no credit or active-task limit to run into.
+    unlimited = MockSettings(credits=1e15, max_active_tasks=10**9)
+    ready_app = create_app(unlimited.replace(generation_seconds=0))
+    pending_app = create_app(unlimited.replace(generation_seconds=86400))
     headers = {"x-key": KEY, "content-type": "application/json"}
     rows: dict[str, tuple[Starlette, bytes, httpx.Response]] = {}
     for app, name in ((ready_app, "ready"), (pending_app, "pending")):

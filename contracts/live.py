@@ -8,27 +8,18 @@ on a regional one (``api.bfl.ai`` -> ``api.us1.bfl.ai``).
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from types import TracebackType
 from typing import Any
 
-import uvicorn
+from mockserver.server import BackgroundServer, listen
+from mockserver.settings import MockSettings
 
 LOOPBACK = "127.0.0.1"
-START_TIMEOUT_SECONDS = 10.0
-
-
-class ServeError(Exception):
-    """The app could not be served."""
 
 
 def bind_loopback() -> socket.socket:
     """A listening socket on 127.0.0.1 and a free port."""
-    sock = socket.socket(socket.AF_INET)
-    sock.bind((LOOPBACK, 0))
-    sock.listen(128)
-    return sock
+    return listen(LOOPBACK, 0)
 
 
 def origin_of(sock: socket.socket) -> str:
@@ -43,38 +34,22 @@ class LiveApp:
         self.app = app
         self.sockets = sockets or [bind_loopback()]
         self.origins = tuple(origin_of(sock) for sock in self.sockets)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: BackgroundServer | None = None
 
     @property
     def url(self) -> str:
         return self.origins[0]
 
     def start(self) -> LiveApp:
-        config = uvicorn.Config(
-            self.app, lifespan="on", access_log=False, log_level="warning", server_header=False
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": self.sockets}, name="bfl-contracts", daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.002)
-        if not server.started:
-            self.stop()
-            raise ServeError("uvicorn did not start (see its log above)")
+        served = BackgroundServer(self.app, self.sockets, MockSettings(), name="bfl-contracts")
+        served.start()
+        self._served = served
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=START_TIMEOUT_SECONDS)
-        self._server = self._thread = None
-        for sock in self.sockets:
-            sock.close()
+        if self._served is not None:
+            self._served.stop()
+            self._served = None
 
     def __enter__(self) -> LiveApp:
         return self.start()

@@ -148,10 +148,10 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
 
 def _refusal(rt: Runtime, generation: Generation) -> Response | None:
     """429 past the active-task limit, 402 when the credits cannot cover the image."""
-    key = generation.api_key
-    if rt.store.active_tasks(key) >= rt.settings.max_active_tasks:
+    active, available = rt.store.standing(generation.api_key)
+    if active >= rt.settings.max_active_tasks:
         return _fault_response(rt, 429)
-    if key is not None and rt.store.available(key) < generation.price:
+    if generation.api_key is not None and available < generation.price:
         return _fault_response(rt, 402)
     return None
 

@@ -44,8 +44,12 @@ def assess(prompt: str, safety_tolerance: int | None) -> tuple[TaskStatus, tuple
     Input moderation wins over output moderation, as it runs first.
     """
     tolerance = DEFAULT_TOLERANCE if safety_tolerance is None else safety_tolerance
-    words = set(_WORDS.findall(prompt.lower()))
-    hits = [flag for flag in FLAGS if flag.word in words and tolerance <= flag.up_to]
+    lowered = prompt.lower()
+    candidates = [flag for flag in FLAGS if tolerance <= flag.up_to and flag.word in lowered]
+    if not candidates:
+        return None  # the usual case: no listed word anywhere in the prompt
+    words = set(_WORDS.findall(lowered))
+    hits = [flag for flag in candidates if flag.word in words]
     for status in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
         reasons = tuple(dict.fromkeys(flag.reason for flag in hits if flag.status is status))
         if reasons:

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -101,6 +101,39 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+class BackgroundServer:
+    """Any ASGI app served by uvicorn in a daemon thread, on already listening sockets."""
+
+    def __init__(
+        self, app: Any, sockets: list[socket.socket], settings: MockSettings, name: str
+    ) -> None:
+        self.sockets = sockets
+        self._server = uvicorn.Server(uvicorn_config(app, settings))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": sockets}, name=name, daemon=True
+        )
+
+    def start(self) -> None:
+        """Start serving; returns once uvicorn is up (``ServerStartError`` if it is not)."""
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not self._server.started and self._thread.is_alive():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.002)
+        if not self._server.started:
+            self.stop()
+            raise ServerStartError("uvicorn did not start (see its log above)")
+
+    def stop(self) -> None:
+        """Shut uvicorn down gracefully and close the sockets."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=START_TIMEOUT_SECONDS)
+        for sock in self.sockets:
+            sock.close()
+
+
 class MockServer:
     """A started-on-demand live mock. Use as a context manager, or ``start()``/``stop()``."""
 
@@ -109,8 +142,7 @@ class MockServer:
 
         self.settings = settings or MockSettings(port=0)
         self.app = create_app(self.settings)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._served: BackgroundServer | None = None
         self._port: int | None = None
 
     @property
@@ -200,31 +232,18 @@ class MockServer:
             )
 
     def start(self) -> MockServer:
-        if self._server is not None:
+        if self._served is not None:
             return self
         sock = listen(self.settings.host, self.settings.port)
-        self._port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn_config(self.app, self.settings))
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="bfl-mock", daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.002)
-        if not server.started:
-            self.stop()
-            sock.close()
-            raise ServerStartError("uvicorn did not start (see its log above)")
+        served = BackgroundServer(self.app, [sock], self.settings, name="bfl-mock")
+        served.start()
+        self._served, self._port = served, sock.getsockname()[1]
         return self
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(timeout=START_TIMEOUT_SECONDS)
-        self._server = self._thread = None
+        if self._served is not None:
+            self._served.stop()
+            self._served = None
 
     def __enter__(self) -> MockServer:
         return self.start()

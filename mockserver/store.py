@@ -146,6 +146,7 @@ class TaskStore(Protocol):
     def set_balance(self, api_key: str, credits: float) -> None: ...
     def available(self, api_key: str) -> float: ...
     def active_tasks(self, api_key: str | None) -> int: ...
+    def standing(self, api_key: str | None) -> tuple[int, float]: ...
     def scenario(self) -> Scenario: ...
     def set_scenario(self, scenario: Scenario) -> None: ...
     def take_fault(self, scope: str, target: Target, times: int | None) -> bool: ...
@@ -192,6 +193,8 @@ class MemoryStore:
             self._uncharged: dict[str | None, set[str]] = collections.defaultdict(set)
             self._reserved: dict[str | None, float] = collections.defaultdict(float)
             self._due: dict[str | None, list[tuple[float, str]]] = collections.defaultdict(list)
+            self._settled: set[str] = set()
+            """Tasks accounted for by ``_settle`` but not yet brought up to date."""
             self._balances: dict[str, float] = {}
             self._journal: collections.deque[Call] = collections.deque(maxlen=self._journal_limit)
             self._scenario = self._default_scenario
@@ -235,7 +238,9 @@ class MemoryStore:
             while len(self._tasks) > self._task_limit:
                 _, dropped = self._tasks.popitem(last=False)
                 self._blobs.pop(dropped.blob, None)
-                if not dropped.charged:
+                if dropped.id in self._settled:
+                    self._settled.discard(dropped.id)
+                elif not dropped.charged:
                     self._release(dropped)
             if outcome is TaskStatus.REQUEST_MODERATED:
                 task = self._advance(task)  # refused at submission: final at once
@@ -264,6 +269,15 @@ class MemoryStore:
         with self._lock:
             self._settle(api_key)
             return self._balances.get(api_key, self._starting_credits)
+
+    def standing(self, api_key: str | None) -> tuple[int, float]:
+        """``active_tasks`` and ``available`` at once (one settling, for every submit)."""
+        with self._lock:
+            self._settle(api_key)
+            if api_key is None:
+                return len(self._uncharged.get(None, ())), 0.0
+            balance = self._balances.get(api_key, self._starting_credits)
+            return len(self._uncharged.get(api_key, ())), balance - self._reserved[api_key]
 
     def active_tasks(self, api_key: str | None) -> int:
         """Tasks of this key still working."""
@@ -342,14 +356,28 @@ class MemoryStore:
             return tuple(self._advance(task) for task in list(self._tasks.values()))
 
     def _settle(self, api_key: str | None) -> None:
-        """Finish the key's tasks whose time has come (by poll count, only polls do)."""
+        """Account for the key's tasks whose time has come (by poll count, only polls do).
+
+        Only the counts and the balance change here; each task itself is brought up to
+        date when it is next looked at (``_advance``), so settling stays cheap.
+        """
         due = self._due.get(api_key)
         now = self._clock.now()
         while due and due[0][0] <= now:
             _, task_id = heapq.heappop(due)
             task = self._tasks.get(task_id)
-            if task is not None and not task.charged:
-                self._advance(task)
+            if task is not None and not task.charged and task_id not in self._settled:
+                self._account(task, task.outcome)
+                self._settled.add(task_id)
+
+    def _account(self, task: Task, final: TaskStatus) -> None:
+        """Stop counting a finished task against its key; charge it if it is Ready."""
+        key = task.generation.api_key
+        self._release(task)
+        if key is not None and final is TaskStatus.READY:
+            self._balances[key] = self._balances.get(key, self._starting_credits) - (
+                task.generation.price
+            )
 
     def _release(self, task: Task) -> None:
         """Stop counting an unfinished task against its key."""
@@ -370,10 +398,15 @@ class MemoryStore:
             for name, value in stage.items():
                 if getattr(task, name) != value:
                     changes[name] = value
+        status: TaskStatus = changes.get("status", task.status)
+        if status.is_final and not task.charged:
+            if task.id in self._settled:
+                self._settled.discard(task.id)  # already accounted for by _settle
+            else:
+                self._account(task, status)
+            changes["charged"] = True
         if changes:
             task = _evolved(task, changes)
-        if task.status.is_final and not task.charged:
-            task = self._charge(task)
         self._tasks[task.id] = task
         return task
 
@@ -393,16 +426,6 @@ class MemoryStore:
             "started_at": stage.started_at,
             "finished_at": stage.finished_at,
         }
-
-    def _charge(self, task: Task) -> Task:
-        """Settle a finished task: only a Ready image costs credits."""
-        key = task.generation.api_key
-        self._release(task)
-        if key is not None and task.status is TaskStatus.READY:
-            self._balances[key] = self._balances.get(key, self._starting_credits) - (
-                task.generation.price
-            )
-        return _evolved(task, {"charged": True})
 
 
 def _uuid4(bits: int) -> str:
