@@ -30,17 +30,14 @@ from uvicorn.server import ServerState
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ceiling
+from run import INVALID_BODY, KEY, PROTOCOL_BATCHES, VALID_BODY
 
 from mockserver.app import create_app
 from mockserver.server import uvicorn_config
 from mockserver.settings import MockSettings
 
 ORIGIN = "http://127.0.0.1:8000"
-KEY = "bench-key"
-PROMPT = "a red fox in fresh snow, golden hour"
-VALID = json.dumps({"prompt": PROMPT, "width": 1024, "height": 768}).encode()
-INVALID = json.dumps({"prompt": PROMPT, "width": 1000, "height": 768}).encode()
-BATCHES = 5
+VALID, INVALID = VALID_BODY.encode(), INVALID_BODY.encode()
 
 
 class Transport(asyncio.Transport):
@@ -99,11 +96,11 @@ async def cpu_us_per_request(app: Starlette, request: bytes, count: int) -> floa
     for _ in range(300):
         await one()
     best = float("inf")
-    for _ in range(BATCHES):
+    for _ in range(PROTOCOL_BATCHES):
         started = time.process_time()
-        for _ in range(count // BATCHES):
+        for _ in range(count // PROTOCOL_BATCHES):
             await one()
-        best = min(best, (time.process_time() - started) / (count // BATCHES) * 1e6)
+        best = min(best, (time.process_time() - started) / (count // PROTOCOL_BATCHES) * 1e6)
     return best
 
 

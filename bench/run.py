@@ -66,6 +66,8 @@ NEVER_READY = ("--generation-seconds", "86400", *UNLIMITED)
 WARM_UP_SECONDS = 1.0
 STARTUP_SAMPLES = 5
 SOLO_RUNS = 3
+PROTOCOL_BATCHES = 5
+"""``bench/protocol.py`` keeps the best of this many batches of requests."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -402,17 +404,22 @@ def _submit_answers_200(port: int) -> bool:
         connection.close()
 
 
-def solo(what: str, pin: list[str], *flags: str) -> dict[str, float]:
+def json_run(pin: list[str], script: str, *args: str, timeout: float) -> Any:
+    """Run ``bench/SCRIPT ARGS`` in a fresh process; what it printed last, as JSON."""
     done = subprocess.run(
-        [*pin, sys.executable, str(BENCH_DIR / "solo.py"), what, *flags],
+        [*pin, sys.executable, str(BENCH_DIR / script), *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"solo.py {what} failed:\n{done.stderr[-2000:]}")
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{script} {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def solo(what: str, pin: list[str], *flags: str) -> dict[str, float]:
+    figures: dict[str, float] = json_run(pin, "solo.py", what, *flags, timeout=300)
     return figures
 
 
@@ -424,18 +431,7 @@ def median_run(what: str, pin: list[str], *flags: str) -> dict[str, float]:
 
 def protocol_figures(pin: list[str]) -> dict[str, dict[str, float]]:
     """``bench/protocol.py``: each row's CPU µs per request, the median of SOLO_RUNS runs."""
-    runs = []
-    for _ in range(SOLO_RUNS):
-        done = subprocess.run(
-            [*pin, sys.executable, str(BENCH_DIR / "protocol.py")],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"protocol.py failed:\n{done.stderr[-2000:]}")
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    runs = [json_run(pin, "protocol.py", timeout=600) for _ in range(SOLO_RUNS)]
     return {
         row: {key: statistics.median(run[row][key] for run in runs) for key in runs[0][row]}
         for row in runs[0]
@@ -565,19 +561,18 @@ def report(bench: Bench, solo_figures: dict[str, Any]) -> tuple[str, list[str]]:
     lines += [
         "",
         "The same requests without sockets (`bench/protocol.py`: uvicorn's HTTP protocol fed "
-        "in-process; CPU time, best of 5 batches, median of 3 runs; the kernel's share, equal "
-        "for both, left out, so these ratios are lower bounds):",
+        f"in-process; CPU time, best of {PROTOCOL_BATCHES} batches, median of {SOLO_RUNS} runs; "
+        "the kernel's share, equal for both, left out, so these ratios are lower bounds):",
         "",
         "| request | bfl-mock CPU µs | ceiling CPU µs | ceiling/mock |",
         "| --- | --- | --- | --- |",
     ]
     for row in bench.rows:
-        figures = solo_figures["protocol"].get(row.name)
-        if figures:
-            mock_us, ceiling_us = figures["mock_us"], figures["ceiling_us"]
-            lines.append(
-                f"| {row.name} | {mock_us:.1f} | {ceiling_us:.1f} | {ceiling_us / mock_us:.2f} |"
-            )
+        figures = solo_figures["protocol"][row.name]
+        mock_us, ceiling_us = figures["mock_us"], figures["ceiling_us"]
+        lines.append(
+            f"| {row.name} | {mock_us:.1f} | {ceiling_us:.1f} | {ceiling_us / mock_us:.2f} |"
+        )
 
     startup = statistics.median(solo_figures["startup_mock_s"])
     others = [

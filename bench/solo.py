@@ -19,12 +19,12 @@ import time
 from typing import Any
 
 import httpx
+from run import PROMPT
 
 from mockserver.app import create_app
 from mockserver.images import ImageRequest, render
 from mockserver.settings import MockSettings, Timing
 
-PROMPT = "a red fox in fresh snow, golden hour"
 SUBMIT_PATH = "/v1/flux-pro-1.1"
 RENDERS = {"jpeg_1024x768": (1024, 768, "jpeg"), "png_1440x1440": (1440, 1440, "png")}
 STEADY_RENDERS = 5

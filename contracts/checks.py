@@ -78,7 +78,7 @@ def lifecycle_reaches_final_status(contract: Contract, exchange: Exchange) -> bo
     if submitted is None or not exchange.followed or not exchange.polls:
         return False
     finals = contract.final_statuses
-    seen = [_status_of(poll) for poll in exchange.polls]
+    seen = [poll.field(STATUS) for poll in exchange.polls]
     if any(status in finals for status in seen):
         return True
     last = exchange.polls[-1]
@@ -96,7 +96,7 @@ def lifecycle_reaches_final_status(contract: Contract, exchange: Exchange) -> bo
 def ready_sample_is_requested_image(contract: Contract, exchange: Exchange) -> bool:
     """A Ready task's ``result.sample`` downloads as an image of the requested size and format."""
     ready = contract.status(TaskStatus.READY)
-    final = next((p for p in exchange.polls if _status_of(p) == ready), None)
+    final = next((p for p in exchange.polls if p.field(STATUS) == ready), None)
     if final is None:
         return False
     result = final.json().get(RESULT)
@@ -181,14 +181,6 @@ def _json_or_violation(response: Response, what: str) -> Any:
         return response.json()
     except ValueError:
         raise ContractViolation(f"{what} is not JSON: {response.describe()}") from None
-
-
-def _status_of(poll: Response) -> str | None:
-    try:
-        body = poll.json()
-    except ValueError:
-        return None
-    return body.get(STATUS) if isinstance(body, dict) else None
 
 
 def _runs(statuses: list[str | None]) -> str:

@@ -92,6 +92,14 @@ class Response:
         """The decoded body; ``ValueError`` when it is not JSON."""
         return json.loads(self.content)
 
+    def field(self, name: str) -> Any:
+        """A top-level field of a JSON object body; None when absent or not an object."""
+        try:
+            body = self.json()
+        except ValueError:
+            return None
+        return body.get(name) if isinstance(body, dict) else None
+
     def describe(self, limit: int = 300) -> str:
         text = self.content.decode("utf-8", errors="replace")
         if len(text) > limit:
@@ -129,6 +137,5 @@ class Exchange:
     polls: tuple[Response, ...] = ()
     poll_error: str | None = None
     """Why following ``polling_url`` failed (connection error, bad URL), if it did."""
-    max_polls: int = 0
     sample: Response | None = None
     sample_error: str | None = None

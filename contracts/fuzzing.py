@@ -18,7 +18,6 @@ import io
 import json
 import random
 import threading
-import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -49,12 +48,14 @@ from contracts.schema import (
     load_contract,
 )
 from contracts.strategies import DEFAULT_API_KEY, from_lifecycle, from_response
+from mockserver.images import formats_of
 from mockserver.spec import Operation, OperationKind, TaskStatus
 
 SAMPLES_ROUTE = "/_fuzz/samples/{task_id}.{extension}"
 DEFAULT_FUZZ_EXAMPLES = 100
 NO_SCRIPT = "no script loaded: call FuzzApp.load(script) first"
-FALLBACK_SIZE = (1024, 768)
+FALLBACK_SIZE, FALLBACK_FORMAT = (1024, 768), "jpeg"
+"""For an endpoint whose spec gives no default size or format."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -156,7 +157,7 @@ class FuzzApp:
             if script is None:
                 answer: tuple[int, Any] = (503, {"detail": NO_SCRIPT})
             elif operation.kind is OperationKind.GENERATION:
-                answer = self._submit(script, body)
+                answer = self._submit(script, operation, body)
             elif operation.kind is OperationKind.RESULT:
                 answer = self._poll(script, request)
             else:
@@ -165,22 +166,20 @@ class FuzzApp:
 
         return endpoint
 
-    def _submit(self, script: FuzzScript, raw: bytes) -> tuple[int, Any]:
+    def _submit(self, script: FuzzScript, operation: Operation, raw: bytes) -> tuple[int, Any]:
         asked = _json_object(raw)
-        width, height = (
-            _side(asked.get(WIDTH), FALLBACK_SIZE[0]),
-            _side(asked.get(HEIGHT), FALLBACK_SIZE[1]),
-        )
-        extension = str(asked.get(OUTPUT_FORMAT) or "jpeg")
+        # The spec's defaults where the request leaves a field out or sends nonsense.
+        default_size, default_format = self.contract.requested_image(operation, {})
+        fallback = default_size or FALLBACK_SIZE
+        width, height = _side(asked.get(WIDTH), fallback[0]), _side(asked.get(HEIGHT), fallback[1])
+        extension = str(asked.get(OUTPUT_FORMAT) or default_format or FALLBACK_FORMAT)
         with self._lock:
             task_id = f"00000000-0000-4000-8000-{len(self._tasks) + 1:012d}"
             self._tasks[task_id] = _Task(width, height, extension)
-        query = urllib.parse.urlencode({self.contract.task_id_parameter: task_id})
-        path = self.contract.result_operation.path
         body = {
             **script.submitted,
             ID: task_id,
-            POLLING_URL: f"{self.polling_origin}{path}?{query}",
+            POLLING_URL: f"{self.polling_origin}{self.contract.poll_path(task_id)}",
         }
         return 200, body
 
@@ -198,7 +197,8 @@ class FuzzApp:
         if isinstance(result, dict) and SAMPLE in result:
             stage[RESULT] = {
                 **result,
-                SAMPLE: f"{self.polling_origin}/_fuzz/samples/{task_id}.{task.extension}",
+                SAMPLE: self.polling_origin
+                + SAMPLES_ROUTE.format(task_id=task_id, extension=task.extension),
             }
         return 200, stage
 
@@ -207,11 +207,9 @@ class FuzzApp:
             task = self._tasks.get(request.path_params["task_id"])
         if task is None:
             return self._send(request, 404, {"detail": "Not Found"})
-        extension = request.path_params["extension"]
-        fmt = Image.registered_extensions().get("." + extension, "JPEG")
+        fmt, media = formats_of(request.path_params["extension"])
         buffer = io.BytesIO()
         Image.new("RGB", (task.width, task.height), (120, 90, 200)).save(buffer, fmt)
-        media = Image.MIME.get(fmt, "application/octet-stream")
         return Response(buffer.getvalue(), 200, media_type=media)
 
     def _regional(self, request: Request) -> bool:

@@ -10,28 +10,29 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from mockserver.errors import SpecError
+from mockserver.generation import HEIGHT as HEIGHT
+from mockserver.generation import OUTPUT_FORMAT as OUTPUT_FORMAT
+from mockserver.generation import WIDTH as WIDTH
+from mockserver.responses import ID as ID
+from mockserver.responses import POLLING_URL as POLLING_URL
+from mockserver.responses import RESULT as RESULT
+from mockserver.responses import STATUS as STATUS
+from mockserver.responses import WEBHOOK_URL as WEBHOOK_URL
 from mockserver.spec import JsonSchema, Operation, OperationKind, Spec, TaskStatus, load_spec
 
-# Property names of the spec's response schemas that the kit needs to follow a task.
+# Property names of the spec's response schemas that the kit needs to follow a task,
+# and the request fields that decide the image: the mock's own spellings.
 # They are the spec's words (AsyncResponse, ResultResponse, ValidationError).
-ID = "id"
-POLLING_URL = "polling_url"
-WEBHOOK_URL = "webhook_url"
-STATUS = "status"
-RESULT = "result"
 DETAIL = "detail"
 LOC = "loc"
 SAMPLE = "sample"
-# Request fields that decide the image (BFL's generation schemas share these names).
-WIDTH = "width"
-HEIGHT = "height"
-OUTPUT_FORMAT = "output_format"
 
 READY_RESULT_SCHEMA: JsonSchema = {
     "type": "object",
@@ -62,10 +63,6 @@ class Contract:
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
 
     @property
-    def document(self) -> Mapping[str, Any]:
-        return self.spec.document
-
-    @property
     def operations(self) -> tuple[Operation, ...]:
         return self.spec.operations
 
@@ -87,10 +84,33 @@ class Contract:
     @property
     def task_id_parameter(self) -> str:
         """Name of get_result's required query parameter (``id``)."""
-        for parameter in self.result_operation.parameters:
-            if parameter.location == "query" and parameter.required:
-                return parameter.name
-        return ID
+        try:
+            return self.spec.task_id_param
+        except SpecError:
+            return ID
+
+    def requested_image(
+        self, operation: Operation, body: Any
+    ) -> tuple[tuple[int, int] | None, str | None]:
+        """The size and format a submit asks for, the spec's defaults filling the gaps."""
+        if operation.kind is not OperationKind.GENERATION or operation.body_schema is None:
+            return None, None
+        properties = self.resolve(operation.body_schema).get("properties", {})
+        fields = body if isinstance(body, dict) else {}
+
+        def value(name: str) -> Any:
+            if fields.get(name) is not None:
+                return fields[name]
+            return self.resolve(properties.get(name, {})).get("default")
+
+        width, height, fmt = value(WIDTH), value(HEIGHT), value(OUTPUT_FORMAT)
+        size = (int(width), int(height)) if width is not None and height is not None else None
+        return size, fmt if isinstance(fmt, str) else None
+
+    def poll_path(self, task_id: str) -> str:
+        """get_result's path and query for a task, for polling it by id."""
+        query = urllib.parse.urlencode({self.task_id_parameter: task_id})
+        return f"{self.result_operation.path}?{query}"
 
     def status(self, status: TaskStatus) -> str:
         """The wire spelling of a task status, from the spec's enum."""

@@ -17,7 +17,6 @@ import concurrent.futures
 import dataclasses
 import random
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -34,19 +33,16 @@ from contracts.checks import BFL_CHECKS, ContractViolation
 from contracts.exchanges import Exchange, Request, Response
 from contracts.report import ServerReport, Violation
 from contracts.schema import (
-    HEIGHT,
     ID,
-    OUTPUT_FORMAT,
     POLLING_URL,
     RESULT,
     SAMPLE,
     STATUS,
-    WIDTH,
     Contract,
     load_contract,
 )
 from contracts.strategies import DEFAULT_API_KEY, breakable, from_invalid_request, from_request
-from contracts.targets import Target
+from contracts.targets import REQUEST_TIMEOUT_SECONDS, Target
 from mockserver.spec import OperationKind, TaskStatus
 
 DEFAULT_MAX_EXAMPLES = 100
@@ -145,14 +141,14 @@ class _Run:
 def _run_schemathesis(
     run: _Run, target: Target, contract: Contract, *, api_key: str, seed: int, max_examples: int
 ) -> None:
-    key_header = next((op.api_key_header for op in contract.operations if op.api_key_header), None)
+    key_header = contract.spec.api_key_header
     config: dict[str, Any] = {
         "seed": seed,
         "headers": {key_header: api_key} if key_header else {},
         "generation": {"mode": "all", "max-examples": max_examples, "database": "none"},
         "checks": {builtin: {"enabled": False} for builtin in stance.CHECK_NAMES},
         "continue-on-failure": True,
-        "request-timeout": 30,
+        "request-timeout": REQUEST_TIMEOUT_SECONDS,
         "suppress-health-check": ["all"],
     }
     if not target.in_process:
@@ -218,9 +214,7 @@ class _Driver:
         self.contract = contract
         self.max_polls = max_polls
         self.poll_interval = poll_interval
-        key_header = contract.result_operation.api_key_header or next(
-            (op.api_key_header for op in contract.operations if op.api_key_header), None
-        )
+        key_header = contract.result_operation.api_key_header or contract.spec.api_key_header
         # Polls carry the key too, as BFL's docs do: the spec does not require it.
         self.poll_headers = {key_header: api_key} if key_header else {}
 
@@ -246,7 +240,7 @@ class _Driver:
             # A task the kit means to follow waits for a slot, as a polite client does.
             time.sleep(_retry_after(response))
             response = request.send(self.client)
-        exchange = Exchange(request=request, response=response, max_polls=self.max_polls)
+        exchange = Exchange(request=request, response=response)
         if not follow or response.status != 200:
             return exchange
         size, fmt = self._requested_image(request)
@@ -263,8 +257,7 @@ class _Driver:
             return exchange
         if not isinstance(url, str) and isinstance(task_id, str):
             # A webhook submit (AsyncWebhookResponse) has no polling_url: poll by id.
-            query = urllib.parse.urlencode({self.contract.task_id_parameter: task_id})
-            url = f"{self.contract.result_operation.path}?{query}"
+            url = self.contract.poll_path(task_id)
         if not isinstance(url, str):
             return exchange
         polls: list[Response] = []
@@ -279,7 +272,7 @@ class _Driver:
                 poll_error = f"{type(error).__name__}: {error}"
                 break
             polls.append(poll)
-            if poll.status != 200 or _field(poll, STATUS) in finals:
+            if poll.status != 200 or poll.field(STATUS) in finals:
                 break
         sample, sample_error = self._download(polls)
         return dataclasses.replace(
@@ -293,9 +286,9 @@ class _Driver:
 
     def _download(self, polls: list[Response]) -> tuple[Response | None, str | None]:
         ready = self.contract.status(TaskStatus.READY)
-        if not polls or _field(polls[-1], STATUS) != ready:
+        if not polls or polls[-1].field(STATUS) != ready:
             return None, None
-        result = _field(polls[-1], RESULT)
+        result = polls[-1].field(RESULT)
         url = result.get(SAMPLE) if isinstance(result, dict) else None
         if not isinstance(url, str):
             return None, None
@@ -305,21 +298,8 @@ class _Driver:
             return None, f"{type(error).__name__}: {error}"
 
     def _requested_image(self, request: Request) -> tuple[tuple[int, int] | None, str | None]:
-        """The size and format a submit asks for, the spec's defaults filling the gaps."""
         operation = self.contract.operation(request.operation_id)
-        if operation.kind is not OperationKind.GENERATION or operation.body_schema is None:
-            return None, None
-        properties = self.contract.resolve(operation.body_schema).get("properties", {})
-        body = request.body if isinstance(request.body, dict) else {}
-
-        def value(name: str) -> Any:
-            if body.get(name) is not None:
-                return body[name]
-            return self.contract.resolve(properties.get(name, {})).get("default")
-
-        width, height, fmt = value(WIDTH), value(HEIGHT), value(OUTPUT_FORMAT)
-        size = (int(width), int(height)) if width is not None and height is not None else None
-        return size, fmt if isinstance(fmt, str) else None
+        return self.contract.requested_image(operation, request.body)
 
 
 def _run_bfl_checks(
@@ -410,11 +390,3 @@ def _retry_after(response: Response) -> float:
         return min(float(response.headers.get("retry-after", "1")), MAX_RETRY_AFTER_SECONDS)
     except ValueError:
         return 1.0
-
-
-def _field(response: Response, name: str) -> Any:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body.get(name) if isinstance(body, dict) else None

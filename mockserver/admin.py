@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from mockserver.store import Call, Delivery, Task, filter_calls
 ADMIN_ROOT = "/_mock"
 DASHBOARD_ROWS = 50
 DASHBOARD_REFRESH_SECONDS = 2
+DELIVERY_WAIT_STEP_SECONDS = 0.01
 
 
 class Control:
@@ -55,6 +57,24 @@ class Control:
 
     def deliveries(self) -> tuple[Delivery, ...]:
         return self._rt.store.deliveries()
+
+    def wait_for_deliveries(self, count: int = 1, timeout: float = 5.0) -> tuple[Delivery, ...]:
+        """Block until ``count`` webhooks are delivered, skipped or out of retries.
+
+        For test code in another thread than the server's; returns those finished so far
+        when ``timeout`` runs out.
+        """
+        attempts_allowed = 1 + len(self._rt.settings.webhook_retry_delays)
+        deadline = time.monotonic() + timeout
+        while True:
+            done = tuple(
+                d
+                for d in self.deliveries()
+                if d.delivered or d.skipped or len(d.attempts) >= attempts_allowed
+            )
+            if len(done) >= count or time.monotonic() > deadline:
+                return done
+            time.sleep(DELIVERY_WAIT_STEP_SECONDS)
 
     def set_credits(self, api_key: str, credits: float) -> None:
         self._rt.store.set_balance(api_key, credits)

@@ -26,7 +26,7 @@ from mockserver.admin import Control, admin_routes
 from mockserver.clock import Clock, SystemClock
 from mockserver.delivery import DELIVERY_ROUTE, SampleSigner
 from mockserver.dispatch import MockApp
-from mockserver.errors import SettingsError, SpecError
+from mockserver.errors import SettingsError
 from mockserver.images import ImageCache, ImageRequest, render
 from mockserver.lifecycle import Progression
 from mockserver.scenarios import DirectiveError
@@ -159,7 +159,7 @@ def create_app(
         signer=SampleSigner(secrets.randbytes(32)),
         webhooks=WebhookDispatcher(settings, store, renderer),
         chance=random.Random(secrets.random()),
-        task_id_param=_task_id_param(spec),
+        task_id_param=spec.task_id_param,
     )
     control = Control(runtime)
     checker = None
@@ -170,7 +170,7 @@ def create_app(
         checker = ResponseChecker(spec)
     journal = Journal(store, checker)
     builder = ModelBuilder(spec)
-    key_header = next((op.api_key_header for op in spec.operations if op.api_key_header), None)
+    key_header = spec.api_key_header
     routes: list[BaseRoute] = []
     for operation in spec.operations:
         needs_key = operation.kind is OperationKind.RESULT and settings.require_key_on_poll
@@ -253,10 +253,7 @@ def _operation_endpoint(
         try:
             response = await handler(rt, operation, request, outcome)
         except DirectiveError as error:
-            # Asked for a scenario the mock does not know: a mistake in the test setup.
-            response = responses.detail(400, f"bfl-mock: {error}")
-            await journal.record(request, response, operation=operation, problems=(str(error),))
-            return response
+            return await _unknown_directive(journal, request, error, operation)
         await journal.record(request, response, operation=operation)
         return response
 
@@ -272,18 +269,17 @@ def _plain_endpoint(
         try:
             response = await handler(rt, request)
         except DirectiveError as error:
-            response = responses.detail(400, f"bfl-mock: {error}")
-            await journal.record(request, response, operation=None, problems=(str(error),))
-            return response
+            return await _unknown_directive(journal, request, error, None)
         await journal.record(request, response, operation=None)
         return response
 
     return endpoint
 
 
-def _task_id_param(spec: Spec) -> str:
-    operation = spec.result_operation
-    for parameter in operation.parameters:
-        if parameter.location == "query" and parameter.required:
-            return parameter.name
-    raise SpecError(f"{operation.operation_id} has no required query parameter for the task id")
+async def _unknown_directive(
+    journal: Journal, request: Request, error: DirectiveError, operation: Operation | None
+) -> Response:
+    """400 for a scenario the mock does not know: a mistake in the test setup."""
+    response = responses.detail(400, f"bfl-mock: {error}")
+    await journal.record(request, response, operation=operation, problems=(str(error),))
+    return response

@@ -31,7 +31,6 @@ from mockserver.webhooks import WebhookDispatcher
 NO_FAULT = scenarios.Fault()
 DEFAULT_ERROR = "Generation failed"
 DEFAULT_MODERATION_REASON = "Safety Filter"
-ERROR_DETAIL = "error"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -123,14 +122,15 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
         price=rt.settings.price_of(op.path),
     )
     own = header_scenario(request).merged(scenarios.from_prompt(generation.prompt))
-    layers: list[Layer] = [(own, None), (rt.store.scenario(), SERVER_SCOPE)]
+    server = rt.store.scenario()
+    layers: list[Layer] = [(own, None), (server, SERVER_SCOPE)]
     fault = _fault(rt, Target.SUBMIT, layers)
     if fault.status is not None:
         return await _shaped(rt, _fault_response(rt, fault.status), fault)
     refusal = _refusal(rt, generation)
     if refusal is not None:
         return await _shaped(rt, refusal, fault)
-    outcome, details = _outcome(rt.store.scenario().merged(own), generation)
+    outcome, details = _outcome(server.merged(own), generation)
     task = rt.store.new_task(generation, outcome=outcome, outcome_details=details, scenario=own)
     origin = rt.origin(request)
     if generation.webhook_url is not None:
@@ -165,7 +165,7 @@ def _outcome(
         assessed = moderation.assess(generation.prompt, generation.safety_tolerance)
         outcome, reasons = assessed if assessed else (TaskStatus.READY, None)
     if outcome is TaskStatus.ERROR:
-        return outcome, {ERROR_DETAIL: "; ".join(reasons or (DEFAULT_ERROR,))}
+        return outcome, {responses.ERROR_DETAIL: "; ".join(reasons or (DEFAULT_ERROR,))}
     if outcome in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
         return outcome, {
             moderation.MODERATION_REASONS: list(reasons or (DEFAULT_MODERATION_REASON,))

@@ -38,15 +38,15 @@ class ImageRequest:
 
     @property
     def pillow_format(self) -> str:
-        return _formats(self.output_format)[0]
+        return formats_of(self.output_format)[0]
 
     @property
     def media_type(self) -> str:
-        return _formats(self.output_format)[1]
+        return formats_of(self.output_format)[1]
 
 
 @functools.lru_cache(maxsize=64)
-def _formats(output_format: str) -> tuple[str, str]:
+def formats_of(output_format: str) -> tuple[str, str]:
     """Pillow's name and the media type of an output format (asked on every Ready poll)."""
     pillow_format = Image.registered_extensions().get("." + output_format, FALLBACK_FORMAT)
     return pillow_format, Image.MIME.get(pillow_format, "application/octet-stream")

@@ -34,6 +34,8 @@ TOO_MANY_TASKS = "Too many active tasks"
 FAULT_DETAILS = {402: INSUFFICIENT_CREDITS, 429: TOO_MANY_TASKS}
 RETRY_STATUSES = frozenset({429, 503})
 WEBHOOK_SUCCESS, WEBHOOK_FAILURE = "SUCCESS", "FAILED"
+ERROR_DETAIL = "error"
+"""The key of an ``Error`` task's message in its ``details``."""
 _JSON_CONTENT_TYPE = (b"content-type", JSON.encode())
 TASK_BODY_MEMO_SIZE = 4096
 XML = "application/xml"

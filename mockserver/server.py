@@ -204,17 +204,7 @@ class MockServer:
 
     def wait_for_deliveries(self, count: int = 1, timeout: float = 5.0) -> tuple[Delivery, ...]:
         """Wait until ``count`` webhooks are delivered, skipped or out of retries."""
-        attempts_allowed = 1 + len(self.settings.webhook_retry_delays)
-        deadline = time.monotonic() + timeout
-        while True:
-            done = tuple(
-                d
-                for d in self.deliveries
-                if d.delivered or d.skipped or len(d.attempts) >= attempts_allowed
-            )
-            if len(done) >= count or time.monotonic() > deadline:
-                return done
-            time.sleep(0.01)
+        return self.control.wait_for_deliveries(count, timeout)
 
     def check(self) -> None:
         """Raise ``ResponseViolation`` if the mock sent a response that breaks the spec."""

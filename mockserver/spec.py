@@ -101,6 +101,21 @@ class Spec:
     def result_operation(self) -> Operation:
         return self.operations_of(OperationKind.RESULT)[0]
 
+    @property
+    def api_key_header(self) -> str | None:
+        """The first API-key header any operation declares (BFL's: ``x-key``)."""
+        return next((op.api_key_header for op in self.operations if op.api_key_header), None)
+
+    @property
+    def task_id_param(self) -> str:
+        """Name of get_result's required query parameter carrying the task id."""
+        for parameter in self.result_operation.parameters:
+            if parameter.location == "query" and parameter.required:
+                return parameter.name
+        raise SpecError(
+            f"{self.result_operation.operation_id} has no required query parameter for the task id"
+        )
+
     def operations_of(self, kind: OperationKind) -> tuple[Operation, ...]:
         return tuple(op for op in self.operations if op.kind is kind)
 

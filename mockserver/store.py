@@ -281,9 +281,7 @@ class MemoryStore:
 
     def active_tasks(self, api_key: str | None) -> int:
         """Tasks of this key still working."""
-        with self._lock:
-            self._settle(api_key)
-            return len(self._uncharged.get(api_key, ()))
+        return self.standing(api_key)[0]
 
     def scenario_of(self, task_id: str) -> Scenario | None:
         """The directives a task was submitted with (None for an unknown id), as is."""
@@ -314,8 +312,7 @@ class MemoryStore:
 
     def available(self, api_key: str) -> float:
         """The balance less what this key's unfinished tasks will cost when Ready."""
-        with self._lock:
-            return self.balance(api_key) - self._reserved[api_key]
+        return self.standing(api_key)[1]
 
     def scenario(self) -> Scenario:
         return self._scenario

@@ -137,7 +137,9 @@ class WebhookDispatcher:
         error = None
         if not succeeded:
             details = task.details or {}
-            error = str(details.get("error") or self._renderer.status_text(task.status))
+            error = str(
+                details.get(responses.ERROR_DETAIL) or self._renderer.status_text(task.status)
+            )
         return responses.webhook_payload(
             self._settings.webhook_style,
             task_id=task.id,

@@ -19,8 +19,6 @@ SUBMIT = "/v1/flux-pro-1.1"
 FINAL = {"Ready", "Error", "Request Moderated", "Content Moderated"}
 MAX_POLLS = 20
 
-FLAWS = ("sends_width_1000", "omits_x_key", "ignores_polling_url", "crashes_on_null_cost")
-
 
 class GenerationFailed(Exception):
     """The task ended without an image (Error or moderated): a client's expected outcome."""

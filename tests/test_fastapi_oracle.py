@@ -37,7 +37,7 @@ from mockserver.spec import parse_spec
 from exchange import KNOWN_TASK, Answer, Exchange, send, shape
 from reference_app import create_reference_app
 from request_strategies import GOOD_KEY, JSON_KEYED, exchanges, json_submits, polls
-from support import CREDITS, RESULT, ROOT, SUBMIT
+from support import CREDITS, RESULT, ROOT, SUBMIT, profile_examples
 
 POLL_HEADERS = (LIMIT_HEADER, REMAINING_HEADER, RESET_HEADER, RETRY_AFTER_HEADER)
 # A clock that never moves keeps every task at its first stage (Pending, progress null),
@@ -52,7 +52,7 @@ MOCK_SETTINGS = MockSettings(
     max_active_tasks=10**9,
     webhook_retry_delays=(),
 )
-ORACLE_EXAMPLES = settings().max_examples * 10
+ORACLE_EXAMPLES = profile_examples() * 10
 """Each example is a handful of in-process requests: cheap, so this net is cast wide."""
 
 

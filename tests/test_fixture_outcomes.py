@@ -20,10 +20,12 @@ def submit(mock: MockServer, prompt: str = "a fox", **fields: Any) -> httpx.Resp
     )
 
 
-def final(mock: MockServer, submitted: httpx.Response, polls: int = 4) -> dict[str, Any]:
+def final(submitted: httpx.Response, polls: int = 4) -> dict[str, Any]:
+    """The task's body after ``polls`` polls."""
     url = submitted.json()["polling_url"]
-    seen: list[dict[str, Any]] = [httpx.get(url).json() for _ in range(polls)]
-    return seen[-1]
+    for _ in range(polls):
+        last: dict[str, Any] = httpx.get(url).json()
+    return last
 
 
 @pytest.mark.parametrize(
@@ -38,12 +40,12 @@ def test_outcome_for_one_test(
     bfl_mock: MockServer, directives: str, status: str, details: dict[str, Any]
 ) -> None:
     bfl_mock.scenario(directives)
-    last = final(bfl_mock, submit(bfl_mock))
+    last = final(submit(bfl_mock))
     assert (last["status"], last["result"], last["details"]) == (status, None, details)
 
 
 def test_the_scenario_does_not_leak_into_the_next_test(bfl_mock: MockServer) -> None:
-    assert final(bfl_mock, submit(bfl_mock))["status"] == "Ready"
+    assert final(submit(bfl_mock))["status"] == "Ready"
 
 
 def test_poll_fault_then_recovery(bfl_mock: MockServer) -> None:
@@ -86,7 +88,7 @@ def test_latency(bfl_mock: MockServer) -> None:
 
 
 def test_slow_image_download_arrives_whole(bfl_mock: MockServer) -> None:
-    sample = final(bfl_mock, submit(bfl_mock))["result"]["sample"]
+    sample = final(submit(bfl_mock))["result"]["sample"]
     bfl_mock.scenario("image-slow=0.3")
     started = time.monotonic()
     with httpx.stream("GET", sample) as response:
@@ -106,12 +108,12 @@ def test_dropped_connection(bfl_mock: MockServer) -> None:
 
 def test_expired_sample(bfl_mock: MockServer) -> None:
     bfl_mock.scenario("expired")
-    sample = final(bfl_mock, submit(bfl_mock))["result"]["sample"]
+    sample = final(submit(bfl_mock))["result"]["sample"]
     assert httpx.get(sample).status_code == 403
 
 
 def test_prompt_directive_and_header_on_the_live_server(bfl_mock: MockServer) -> None:
-    assert final(bfl_mock, submit(bfl_mock, "[mock:error]"))["status"] == "Error"
+    assert final(submit(bfl_mock, "[mock:error]"))["status"] == "Error"
     faulted = httpx.get(
         bfl_mock.url + "/v1/get_result", params={"id": "x"}, headers={"x-bfl-mock": "poll-502"}
     )

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+from mockserver.admin import Control
 from mockserver.server import MockServer
 from mockserver.settings import MockSettings, Timing, WebhookSignature, WebhookStyle
+from mockserver.store import Delivery
 from mockserver.webhooks import is_local
 
 from support import AUTH, RESULT, SUBMIT, ClientFactory, WebhookReceiver
@@ -24,15 +26,9 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield running
 
 
-def wait_deliveries(client: TestClient, count: int, timeout: float = 5.0) -> list[object]:
-    store = client.app.state.runtime.store  # type: ignore[attr-defined]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done = [d for d in store.deliveries() if d.delivered or d.skipped]
-        if len(done) >= count:
-            return done
-        time.sleep(0.01)
-    return list(store.deliveries())
+def wait_deliveries(client: TestClient, count: int) -> tuple[Delivery, ...]:
+    control: Control = client.app.state.control  # type: ignore[attr-defined]
+    return control.wait_for_deliveries(count)
 
 
 def test_submit_with_webhook_answers_async_webhook_response(
@@ -115,8 +111,8 @@ def test_failed_delivery_is_retried_with_backoff_and_journaled(make_client: Clie
         client.post(SUBMIT, json={"webhook_url": receiver.url}, headers=AUTH)
         (delivery,) = wait_deliveries(client, 1)
         assert len(receiver.received) == 3
-    assert delivery.delivered  # type: ignore[attr-defined]
-    attempts = delivery.attempts  # type: ignore[attr-defined]
+    assert delivery.delivered
+    attempts = delivery.attempts
     assert [a.status for a in attempts] == [500, 502, 200]
     arrivals = [received.at for received in receiver.received]
     gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
@@ -128,30 +124,19 @@ def test_unreachable_receiver_gives_up_after_the_retries(make_client: ClientFact
     with WebhookReceiver() as receiver:
         dead = receiver.url
     client.post(SUBMIT, json={"webhook_url": dead}, headers=AUTH)
-    store = client.app.state.runtime.store  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not (
-        store.deliveries() and len(store.deliveries()[0].attempts) == 2
-    ):
-        time.sleep(0.01)
-    (delivery,) = store.deliveries()
+    (delivery,) = wait_deliveries(client, 1)
     assert not delivery.delivered
     assert [a.status for a in delivery.attempts] == [None, None]
-    assert delivery.attempts[0].error.startswith("ConnectError")
+    assert (delivery.attempts[0].error or "").startswith("ConnectError")
 
 
 def test_slow_receiver_times_out(make_client: ClientFactory) -> None:
     client = make_client(webhook_retry_delays=(), webhook_timeout_seconds=0.1)
     with WebhookReceiver(delay=0.5) as receiver:
         client.post(SUBMIT, json={"webhook_url": receiver.url}, headers=AUTH)
-        store = client.app.state.runtime.store  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not (
-            store.deliveries() and store.deliveries()[0].attempts
-        ):
-            time.sleep(0.01)
-    (attempt,) = store.deliveries()[0].attempts
-    assert attempt.status is None and attempt.error.startswith("ReadTimeout")
+        (delivery,) = wait_deliveries(client, 1)
+    (attempt,) = delivery.attempts
+    assert attempt.status is None and (attempt.error or "").startswith("ReadTimeout")
 
 
 def test_webhook_lost_directive_skips_delivery(
@@ -161,8 +146,8 @@ def test_webhook_lost_directive_skips_delivery(
         SUBMIT, json={"prompt": "[mock:webhook-lost]", "webhook_url": receiver.url}, headers=AUTH
     )
     (delivery,) = wait_deliveries(client, 1)
-    assert delivery.skipped and not delivery.attempts  # type: ignore[attr-defined]
-    assert delivery.note == "not sent: the webhook-lost directive"  # type: ignore[attr-defined]
+    assert delivery.skipped and not delivery.attempts
+    assert delivery.note == "not sent: the webhook-lost directive"
     time.sleep(0.1)
     assert receiver.received == []
 
@@ -195,8 +180,8 @@ def test_webhooks_go_only_to_local_hosts_by_default(make_client: ClientFactory) 
     client = make_client()
     client.post(SUBMIT, json={"webhook_url": "https://example.com/hook"}, headers=AUTH)
     (delivery,) = wait_deliveries(client, 1)
-    assert delivery.skipped and not delivery.attempts  # type: ignore[attr-defined]
-    assert delivery.note.startswith("not sent: the host is not on loopback")  # type: ignore[attr-defined]
+    assert delivery.skipped and not delivery.attempts
+    assert (delivery.note or "").startswith("not sent: the host is not on loopback")
 
 
 def test_any_host_can_be_allowed(make_client: ClientFactory) -> None:
@@ -205,13 +190,7 @@ def test_any_host_can_be_allowed(make_client: ClientFactory) -> None:
         webhook_any_host=True, webhook_retry_delays=(), webhook_timeout_seconds=0.2
     )
     client.post(SUBMIT, json={"webhook_url": "http://203.0.113.7/hook"}, headers=AUTH)
-    store = client.app.state.runtime.store  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not (
-        store.deliveries() and store.deliveries()[0].attempts
-    ):
-        time.sleep(0.01)
-    (delivery,) = store.deliveries()
+    (delivery,) = wait_deliveries(client, 1)
     assert not delivery.skipped and len(delivery.attempts) == 1
 
 
