@@ -57,7 +57,7 @@ def main() -> None:
     answer = args.answer.read_bytes() if args.answer else DEFAULT_ANSWER
     # The mock's own uvicorn settings (loop, http, logging, headers), so that the
     # only difference between the two servers is the app.
-    from mockserver.server import listen, uvicorn_config
+    from mockserver.serving.server import listen, uvicorn_config
     from mockserver.settings import MockSettings
 
     settings = MockSettings(host=args.host, port=args.port)

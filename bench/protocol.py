@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ceiling
 from run import INVALID_BODY, KEY, PROTOCOL_BATCHES, VALID_BODY
 
-from mockserver.app import create_app
-from mockserver.server import uvicorn_config
+from mockserver.http.app import create_app
+from mockserver.serving.server import uvicorn_config
 from mockserver.settings import MockSettings
 
 ORIGIN = "http://127.0.0.1:8000"

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 from run import PROMPT
 
-from mockserver.app import create_app
-from mockserver.images import ImageRequest, render
+from mockserver.http.app import create_app
+from mockserver.render.images import ImageRequest, render
 from mockserver.settings import MockSettings, Timing
 
 SUBMIT_PATH = "/v1/flux-pro-1.1"

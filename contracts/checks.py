@@ -26,7 +26,7 @@ from contracts.schema import (
     WEBHOOK_URL,
     Contract,
 )
-from mockserver.spec import TaskStatus
+from mockserver.spec.openapi import TaskStatus
 
 
 class ContractViolation(AssertionError):

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 
 from contracts.live import LOOPBACK, LiveApp, bind_loopback, origin_of
 from mockserver import Call, MockSettings, create_app
-from mockserver.server import off_contract
+from mockserver.serving.server import off_contract
 
 ENV_URL = "BFL_API_URL"
 """Environment variable carrying the mock's base URL to the command."""

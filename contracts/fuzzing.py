@@ -48,8 +48,8 @@ from contracts.schema import (
     load_contract,
 )
 from contracts.strategies import DEFAULT_API_KEY, from_lifecycle, from_response
-from mockserver.images import formats_of
-from mockserver.spec import Operation, OperationKind, TaskStatus
+from mockserver.render.images import formats_of
+from mockserver.spec.openapi import Operation, OperationKind, TaskStatus
 
 SAMPLES_ROUTE = "/_fuzz/samples/{task_id}.{extension}"
 DEFAULT_FUZZ_EXAMPLES = 100

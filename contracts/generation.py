@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from contracts.schema import Contract
-from mockserver.spec import JsonSchema
+from mockserver.spec.openapi import JsonSchema
 
 # Keywords that change nothing about which values are valid.
 _ANNOTATIONS = frozenset(

@@ -11,7 +11,7 @@ import socket
 from types import TracebackType
 from typing import Any
 
-from mockserver.server import BackgroundServer, listen
+from mockserver.serving.server import BackgroundServer, listen
 from mockserver.settings import MockSettings
 
 LOOPBACK = "127.0.0.1"

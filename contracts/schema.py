@@ -2,7 +2,7 @@
 
 Everything the kit knows about the API comes from here: operations, request and
 response schemas, the task statuses and which of them are final. The document is
-read by ``mockserver.spec``, the same reader the mock uses, so the kit and the mock
+read by ``mockserver.spec.openapi``, the same reader the mock uses, so the kit and the mock
 cannot disagree about what the spec says.
 """
 
@@ -16,16 +16,23 @@ from typing import Any
 
 import jsonschema
 
+from mockserver.domain.generation import HEIGHT as HEIGHT
+from mockserver.domain.generation import OUTPUT_FORMAT as OUTPUT_FORMAT
+from mockserver.domain.generation import WIDTH as WIDTH
 from mockserver.errors import SpecError
-from mockserver.generation import HEIGHT as HEIGHT
-from mockserver.generation import OUTPUT_FORMAT as OUTPUT_FORMAT
-from mockserver.generation import WIDTH as WIDTH
-from mockserver.responses import ID as ID
-from mockserver.responses import POLLING_URL as POLLING_URL
-from mockserver.responses import RESULT as RESULT
-from mockserver.responses import STATUS as STATUS
-from mockserver.responses import WEBHOOK_URL as WEBHOOK_URL
-from mockserver.spec import JsonSchema, Operation, OperationKind, Spec, TaskStatus, load_spec
+from mockserver.render.responses import ID as ID
+from mockserver.render.responses import POLLING_URL as POLLING_URL
+from mockserver.render.responses import RESULT as RESULT
+from mockserver.render.responses import STATUS as STATUS
+from mockserver.render.responses import WEBHOOK_URL as WEBHOOK_URL
+from mockserver.spec.openapi import (
+    JsonSchema,
+    Operation,
+    OperationKind,
+    Spec,
+    TaskStatus,
+    load_spec,
+)
 
 # Property names of the spec's response schemas that the kit needs to follow a task,
 # and the request fields that decide the image: the mock's own spellings.

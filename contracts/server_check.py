@@ -43,7 +43,7 @@ from contracts.schema import (
 )
 from contracts.strategies import DEFAULT_API_KEY, breakable, from_invalid_request, from_request
 from contracts.targets import REQUEST_TIMEOUT_SECONDS, Target
-from mockserver.spec import OperationKind, TaskStatus
+from mockserver.spec.openapi import OperationKind, TaskStatus
 
 DEFAULT_MAX_EXAMPLES = 100
 DEFAULT_LIFECYCLES = 10

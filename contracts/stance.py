@@ -27,7 +27,7 @@ from schemathesis.core.failures import Failure
 from schemathesis.core.transport import Response
 
 from contracts.schema import DETAIL, STATUS, Contract
-from mockserver.spec import JsonSchema, Operation, OperationKind, TaskStatus
+from mockserver.spec.openapi import JsonSchema, Operation, OperationKind, TaskStatus
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

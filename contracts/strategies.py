@@ -22,7 +22,7 @@ from schemathesis.core import NotSet
 from contracts.exchanges import Broken, InvalidRequest, Lifecycle, Request
 from contracts.generation import ValueBuilder
 from contracts.schema import ID, READY_RESULT_SCHEMA, RESULT, STATUS, Contract, load_contract
-from mockserver.spec import JsonSchema, Operation, TaskStatus
+from mockserver.spec.openapi import JsonSchema, Operation, TaskStatus
 
 if TYPE_CHECKING:
     from schemathesis.specs.openapi.schemas import OpenApiSchema

@@ -13,17 +13,17 @@ __version__ = "0.1.0"
 __all__ = ["Call", "MockServer", "MockSettings", "__version__", "create_app"]
 
 if TYPE_CHECKING:
-    from mockserver.app import create_app
-    from mockserver.server import MockServer
+    from mockserver.http.app import create_app
+    from mockserver.serving.server import MockServer
     from mockserver.settings import MockSettings
-    from mockserver.store import Call
+    from mockserver.state.store import Call
 
 # Imported on first use, so that loading the pytest plugin (a submodule) stays cheap.
 _LAZY = {
-    "create_app": "mockserver.app",
-    "MockServer": "mockserver.server",
+    "create_app": "mockserver.http.app",
+    "MockServer": "mockserver.serving.server",
     "MockSettings": "mockserver.settings",
-    "Call": "mockserver.store",
+    "Call": "mockserver.state.store",
 }
 
 

@@ -18,13 +18,13 @@ from typing import Any
 import uvicorn
 
 from mockserver import __version__
-from mockserver.admin import ADMIN_ROOT
-from mockserver.app import create_app
 from mockserver.errors import MockServerError
-from mockserver.handlers import Runtime
-from mockserver.server import listen, server_stack, uvicorn_config
+from mockserver.http.admin import ADMIN_ROOT
+from mockserver.http.app import create_app
+from mockserver.http.handlers import Runtime
+from mockserver.serving.server import listen, server_stack, uvicorn_config
 from mockserver.settings import MockSettings, Timing, env_name, parse_value
-from mockserver.spec import OperationKind
+from mockserver.spec.openapi import OperationKind
 
 PROG = "bfl-mock"
 # Commands of the contract kit (package ``contracts``, extra ``bfl-mock[contracts]``),

@@ -14,9 +14,9 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, Timing
-from mockserver.spec import TaskStatus
+from mockserver.spec.openapi import TaskStatus
 
 KEY = "contract-key"
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from starlette.testclient import TestClient
 
-from mockserver.app import create_app
 from mockserver.clock import ManualClock
+from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, Timing
 
 from support import ClientFactory

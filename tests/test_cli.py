@@ -11,9 +11,9 @@ import httpx
 import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from mockserver.app import create_app
 from mockserver.cli import _banner, _parser, main, settings_from
-from mockserver.server import uvicorn_config
+from mockserver.http.app import create_app
+from mockserver.serving.server import uvicorn_config
 from mockserver.settings import Timing
 
 from support import FULL_SPEC

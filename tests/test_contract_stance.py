@@ -17,7 +17,7 @@ from contracts.stance import (
     status_code_conformance_bfl,
     tolerated_status,
 )
-from mockserver.spec import OperationKind
+from mockserver.spec.openapi import OperationKind
 
 pytestmark = [pytest.mark.contracts]
 

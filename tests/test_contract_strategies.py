@@ -23,7 +23,7 @@ from contracts import (
 )
 from contracts.exchanges import Broken
 from contracts.strategies import breakable
-from mockserver.spec import OperationKind
+from mockserver.spec.openapi import OperationKind
 
 from support import FULL_SPEC, ClientFactory
 

@@ -55,7 +55,8 @@ def test_strategies_take_keyword_only_options() -> None:
 
 def test_the_mock_imports_neither_the_kit_nor_its_engines() -> None:
     code = (
-        "import sys, mockserver.app, mockserver.cli, mockserver.server, mockserver.pytest_plugin; "
+        "import sys, mockserver.http.app, mockserver.cli, mockserver.serving.server; "
+        "import mockserver.serving.pytest_plugin; "
         "print(sorted(m for m in ('contracts', 'hypothesis', 'schemathesis') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

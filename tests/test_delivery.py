@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from mockserver.delivery import Access, SampleSigner
+from mockserver.render.sample_urls import Access, SampleSigner
 
 BLOB = "6a87db5603ef4e26aa5af1445d68e079"
 

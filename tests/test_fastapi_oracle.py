@@ -28,11 +28,16 @@ from hypothesis import HealthCheck, event, find, given, note, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from mockserver.app import create_app
 from mockserver.clock import ManualClock
-from mockserver.ratelimit import LIMIT_HEADER, REMAINING_HEADER, RESET_HEADER, RETRY_AFTER_HEADER
+from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, Timing
-from mockserver.spec import parse_spec
+from mockserver.spec.openapi import parse_spec
+from mockserver.state.poll_windows import (
+    LIMIT_HEADER,
+    REMAINING_HEADER,
+    RESET_HEADER,
+    RETRY_AFTER_HEADER,
+)
 
 from exchange import KNOWN_TASK, Answer, Exchange, send, shape
 from reference_app import create_reference_app

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mockserver.server import MockServer
+from mockserver.serving.server import MockServer
 
 from support import SUBMIT, WebhookReceiver
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from mockserver.spec import OperationKind, load_spec
+from mockserver.spec.openapi import OperationKind, load_spec
 
 from support import AUTH, FULL_SPEC, ClientFactory
 

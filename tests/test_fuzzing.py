@@ -14,7 +14,7 @@ from contracts import ClientBroke, FuzzApp, fuzz_client, load_contract
 from contracts.exchanges import Lifecycle
 from contracts.fuzzing import FuzzScript
 from contracts.live import LiveApp, bind_loopback
-from mockserver.spec import OperationKind
+from mockserver.spec.openapi import OperationKind
 
 from support import profile_examples
 

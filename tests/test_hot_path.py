@@ -24,14 +24,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mockserver import responses
-from mockserver.app import _query_params
-from mockserver.delivery import DELIVERY_ROUTE, Access, SampleSigner
-from mockserver.dispatch import MockApp
-from mockserver.generation import read_generation
-from mockserver.images import RenderedImage
-from mockserver.store import Task, _evolved, _uuid4
-from mockserver.validation import FieldError
+from mockserver.domain.generation import read_generation
+from mockserver.http.app import _query_params
+from mockserver.http.routing import MockApp
+from mockserver.render import responses
+from mockserver.render.images import RenderedImage
+from mockserver.render.sample_urls import DELIVERY_ROUTE, Access, SampleSigner
+from mockserver.spec.validation import FieldError
+from mockserver.state.store import Task, _evolved, _uuid4
 
 from support import AUTH, RESULT, SUBMIT, ClientFactory
 

@@ -6,7 +6,7 @@ import io
 import pytest
 from PIL import Image
 
-from mockserver.images import ImageCache, ImageRequest, render
+from mockserver.render.images import ImageCache, ImageRequest, render
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.lifecycle import Progression, Stage, stage_at
+from mockserver.domain.lifecycle import Progression, Stage, stage_at
 from mockserver.settings import Timing
 
 

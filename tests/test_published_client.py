@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from mockserver.server import MockServer
+from mockserver.serving.server import MockServer
 
 
 @pytest.fixture

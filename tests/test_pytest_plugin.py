@@ -54,7 +54,7 @@ def test_fixtures_journal_and_marker(pytester: pytest.Pytester) -> None:
 
 
         def test_an_off_spec_answer_fails_the_test_at_teardown(bfl_mock):
-            from mockserver.responses import json_response
+            from mockserver.render.responses import json_response
 
             bfl_mock.runtime.renderer.credits = lambda balance: json_response({"credits": "lots"})
             httpx.get(bfl_mock.url + "/v1/credits", headers={"x-key": "k"})
@@ -142,7 +142,7 @@ def test_fixtures_are_documented_for_pytest_fixtures(pytester: pytest.Pytester) 
 
 def test_loading_the_plugin_imports_no_server_or_contract_libraries() -> None:
     code = (
-        "import sys, mockserver.pytest_plugin; "
+        "import sys, mockserver.serving.pytest_plugin; "
         "print(sorted(m for m in ('starlette', 'uvicorn', 'hypothesis', 'schemathesis', "
         "'PIL', 'pydantic') if m in sys.modules))"
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mockserver.ratelimit import KEPT_WINDOWS, POLL_LIMIT, PollAllowance, PollWindows
+from mockserver.state.poll_windows import KEPT_WINDOWS, POLL_LIMIT, PollAllowance, PollWindows
 
 
 def test_the_first_poll_opens_a_window() -> None:

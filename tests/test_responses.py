@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockserver.responses import rejection
-from mockserver.validation import FieldError, Rejected
+from mockserver.render.responses import rejection
+from mockserver.spec.validation import FieldError, Rejected
 
 
 def nested(depth: int) -> Any:

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, Timing
-from mockserver.spec import load_spec
+from mockserver.spec.openapi import load_spec
 
 from support import AUTH, FULL_SPEC
 

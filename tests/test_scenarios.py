@@ -9,9 +9,9 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from mockserver.domain.scenarios import DirectiveError, Fault, Latency, Target, parse
 from mockserver.errors import SettingsError
-from mockserver.scenarios import DirectiveError, Fault, Latency, Target, parse
-from mockserver.spec import TaskStatus
+from mockserver.spec.openapi import TaskStatus
 
 from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory
 
@@ -237,7 +237,7 @@ def test_slow_response_arrives_whole(client: TestClient) -> None:
 
 
 def test_dropped_response_cuts_the_connection(client: TestClient) -> None:
-    from mockserver.responses import ConnectionDropped
+    from mockserver.render.responses import ConnectionDropped
 
     with pytest.raises(ConnectionDropped):
         submit(client, "[mock:submit-drop]")

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from mockserver.errors import SpecError
-from mockserver.schema_models import ModelBuilder
-from mockserver.spec import Spec, parse_spec
+from mockserver.spec.models import ModelBuilder
+from mockserver.spec.openapi import Spec, parse_spec
 
 from support import ROOT
 

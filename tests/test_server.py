@@ -11,8 +11,8 @@ from PIL import Image
 from starlette.responses import Response
 
 from mockserver.errors import ServerStartError
-from mockserver.responses import json_response
-from mockserver.server import MockServer, ResponseViolation
+from mockserver.render.responses import json_response
+from mockserver.serving.server import MockServer, ResponseViolation
 from mockserver.settings import MockSettings, Timing
 
 

@@ -13,7 +13,7 @@ from broken_servers import BROKEN_SERVERS, KEY, busy_at_first, mock, settings, w
 from contracts import BFL_CHECKS, ContractViolation, ServerReport, check_server
 from contracts.live import LiveApp
 from mockserver.cli import main
-from mockserver.server import MockServer
+from mockserver.serving.server import MockServer
 
 from support import profile_examples
 

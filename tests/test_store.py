@@ -3,11 +3,11 @@ from __future__ import annotations
 import dataclasses
 
 from mockserver.clock import ManualClock
-from mockserver.generation import Generation
-from mockserver.lifecycle import Progression
+from mockserver.domain.generation import Generation
+from mockserver.domain.lifecycle import Progression
 from mockserver.settings import Timing
-from mockserver.spec import TaskStatus
-from mockserver.store import Call, MemoryStore
+from mockserver.spec.openapi import TaskStatus
+from mockserver.state.store import Call, MemoryStore
 
 GENERATION = Generation(
     endpoint="/v1/flux-pro-1.1",

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver.admin import Control
-from mockserver.server import MockServer
+from mockserver.http.admin import Control
+from mockserver.http.webhooks import is_local
+from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing, WebhookSignature, WebhookStyle
-from mockserver.store import Delivery
-from mockserver.webhooks import is_local
+from mockserver.state.store import Delivery
 
 from support import AUTH, RESULT, SUBMIT, ClientFactory, WebhookReceiver
 

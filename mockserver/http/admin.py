@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mockserver import scenarios
-from mockserver.handlers import Runtime, sample_result
-from mockserver.responses import detail, json_response
-from mockserver.scenarios import DirectiveError, Scenario
-from mockserver.spec import TaskStatus
-from mockserver.store import Call, Delivery, Task, filter_calls
+from mockserver.domain import scenarios
+from mockserver.domain.scenarios import DirectiveError, Scenario
+from mockserver.http.handlers import Runtime, sample_result
+from mockserver.render.responses import detail, json_response
+from mockserver.spec.openapi import TaskStatus
+from mockserver.state.store import Call, Delivery, Task, filter_calls
 
 ADMIN_ROOT = "/_mock"
 DASHBOARD_ROWS = 50

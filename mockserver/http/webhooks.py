@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import httpx
 
-from mockserver import responses
+from mockserver.render import responses
 from mockserver.settings import MockSettings, Timing, WebhookSignature
-from mockserver.spec import TaskStatus
-from mockserver.store import Delivery, DeliveryAttempt, Task, TaskStore
+from mockserver.spec.openapi import TaskStatus
+from mockserver.state.store import Delivery, DeliveryAttempt, Task, TaskStore
 
 CONTENT_TYPE = {"content-type": "application/json"}
 LOST = "not sent: the webhook-lost directive"

@@ -23,10 +23,10 @@ from typing import Any
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from mockserver.images import RenderedImage
+from mockserver.render.images import RenderedImage
 from mockserver.settings import SubmitCost, WebhookStyle
-from mockserver.spec import JsonSchema, OperationKind, Spec, TaskStatus
-from mockserver.validation import UNPARSABLE_BODY, FieldError, Rejected
+from mockserver.spec.openapi import JsonSchema, OperationKind, Spec, TaskStatus
+from mockserver.spec.validation import UNPARSABLE_BODY, FieldError, Rejected
 
 JSON = "application/json"
 INSUFFICIENT_CREDITS = "Insufficient credits"

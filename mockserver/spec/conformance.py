@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from mockserver.spec import Operation, Spec
+from mockserver.spec.openapi import Operation, Spec
 
 
 class ResponseChecker:

@@ -14,7 +14,7 @@ import pytest
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from mockserver.server import MockServer
+    from mockserver.serving.server import MockServer
     from mockserver.settings import MockSettings
 
 MARKER = "bfl_mock"
@@ -64,7 +64,7 @@ def bfl_mock_server(bfl_mock_settings: MockSettings) -> Iterator[MockServer]:
 
     Prefer ``bfl_mock``, which also resets it before each test.
     """
-    from mockserver.server import MockServer
+    from mockserver.serving.server import MockServer
 
     with MockServer(bfl_mock_settings) as server:
         yield server
@@ -88,7 +88,7 @@ def bfl_mock(
     )
     overrides = _marker_settings(request)
     if overrides:
-        from mockserver.server import MockServer
+        from mockserver.serving.server import MockServer
 
         with MockServer(bfl_mock_settings.replace(**overrides)) as own:
             yield own
@@ -113,7 +113,7 @@ def bfl_mock_app(request: pytest.FixtureRequest, bfl_mock_settings: MockSettings
     ``bfl_mock_app.state.runtime.store.calls()`` is its journal. Honours
     ``@pytest.mark.bfl_mock(**settings)`` like ``bfl_mock``.
     """
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
 
     return create_app(bfl_mock_settings.replace(**_marker_settings(request)))
 

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from mockserver.clock import Clock
-from mockserver.generation import Generation
-from mockserver.lifecycle import Progression, stage_at
-from mockserver.scenarios import NO_SCENARIO, Scenario, Target
+from mockserver.domain.generation import Generation
+from mockserver.domain.lifecycle import Progression, stage_at
+from mockserver.domain.scenarios import NO_SCENARIO, Scenario, Target
 from mockserver.settings import Timing
-from mockserver.spec import TaskStatus
+from mockserver.spec.openapi import TaskStatus
 
 RANDOM_SEED_LIMIT = 2**32
 """Seeds the real API picks when none is sent were all below 2**32."""

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from mockserver.errors import SpecError
-from mockserver.spec import Spec
+from mockserver.spec.openapi import Spec
 
 JsonSchema = Mapping[str, Any]
 

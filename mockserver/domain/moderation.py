@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from mockserver.spec import TaskStatus
+from mockserver.spec.openapi import TaskStatus
 
 MODERATION_REASONS = "Moderation Reasons"
 

@@ -21,24 +21,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mockserver import handlers, responses, scenarios
-from mockserver.admin import Control, admin_routes
 from mockserver.clock import Clock, SystemClock
-from mockserver.delivery import DELIVERY_ROUTE, SampleSigner
-from mockserver.dispatch import MockApp
+from mockserver.domain import scenarios
+from mockserver.domain.lifecycle import Progression
+from mockserver.domain.scenarios import DirectiveError
 from mockserver.errors import SettingsError
-from mockserver.images import ImageCache, ImageRequest, render
-from mockserver.lifecycle import Progression
-from mockserver.scenarios import DirectiveError
-from mockserver.schema_models import ModelBuilder
+from mockserver.http import handlers
+from mockserver.http.admin import Control, admin_routes
+from mockserver.http.routing import MockApp
+from mockserver.http.webhooks import WebhookDispatcher
+from mockserver.render import responses
+from mockserver.render.images import ImageCache, ImageRequest, render
+from mockserver.render.sample_urls import DELIVERY_ROUTE, SampleSigner
 from mockserver.settings import MockSettings
-from mockserver.spec import Operation, OperationKind, Spec, load_spec
-from mockserver.store import Call, MemoryStore, TaskStore
-from mockserver.validation import Rejected, RequestValidator
-from mockserver.webhooks import WebhookDispatcher
+from mockserver.spec.models import ModelBuilder
+from mockserver.spec.openapi import Operation, OperationKind, Spec, load_spec
+from mockserver.spec.validation import Rejected, RequestValidator
+from mockserver.state.store import Call, MemoryStore, TaskStore
 
 if TYPE_CHECKING:
-    from mockserver.conformance import ResponseChecker
+    from mockserver.spec.conformance import ResponseChecker
 
 OPENAPI_ROUTE = "/openapi.json"
 _NO_VALUES: Mapping[str, str] = {}
@@ -165,7 +167,7 @@ def create_app(
     checker = None
     if settings.strict:
         # jsonschema takes a tenth of a second to import: only strict mode needs it.
-        from mockserver.conformance import ResponseChecker
+        from mockserver.spec.conformance import ResponseChecker
 
         checker = ResponseChecker(spec)
     journal = Journal(store, checker)

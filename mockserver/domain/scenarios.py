@@ -22,7 +22,7 @@ from http import HTTPStatus
 from typing import Any
 
 from mockserver.errors import MockServerError
-from mockserver.spec import TaskStatus
+from mockserver.spec.openapi import TaskStatus
 
 PROMPT_TAG = "[mock:"
 PROMPT_DIRECTIVE = re.compile(re.escape(PROMPT_TAG) + r"([^\]]*)\]")

@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from mockserver.errors import ServerStartError
-from mockserver.responses import ConnectionDropped
+from mockserver.render.responses import ConnectionDropped
 from mockserver.settings import MockSettings
-from mockserver.store import Call, Delivery, Task
+from mockserver.state.store import Call, Delivery, Task
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from mockserver.admin import Control
-    from mockserver.handlers import Runtime
+    from mockserver.http.admin import Control
+    from mockserver.http.handlers import Runtime
 
 START_TIMEOUT_SECONDS = 10.0
 DEFAULT_TEST_KEY = "bfl-mock-test-key"
@@ -138,7 +138,7 @@ class MockServer:
     """A started-on-demand live mock. Use as a context manager, or ``start()``/``stop()``."""
 
     def __init__(self, settings: MockSettings | None = None) -> None:
-        from mockserver.app import create_app
+        from mockserver.http.app import create_app
 
         self.settings = settings or MockSettings(port=0)
         self.app = create_app(self.settings)

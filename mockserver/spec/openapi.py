@@ -154,7 +154,7 @@ class Spec:
 def load_spec(path: Path | None = None) -> Spec:
     """Load ``path``, or the bundled ``openapi.json``, and check it can drive the mock."""
     if path is None:
-        raw = importlib.resources.files("mockserver").joinpath(BUNDLED_SPEC).read_bytes()
+        raw = importlib.resources.files("mockserver.spec").joinpath(BUNDLED_SPEC).read_bytes()
     else:
         try:
             raw = Path(path).read_bytes()

@@ -23,8 +23,8 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
-from mockserver.schema_models import ModelBuilder
-from mockserver.spec import Operation, Parameter
+from mockserver.spec.models import ModelBuilder
+from mockserver.spec.openapi import Operation, Parameter
 
 # FastAPI's and BFL's words, each used once.
 NOT_AUTHENTICATED = "Not authenticated"

@@ -16,17 +16,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mockserver import moderation, responses, scenarios
-from mockserver.delivery import Access, SampleSigner
-from mockserver.generation import Generation, read_generation, upsampled
-from mockserver.images import ImageCache, ImageRequest
-from mockserver.ratelimit import PollWindows
-from mockserver.scenarios import Fault, Scenario, Target
+from mockserver.domain import moderation, scenarios
+from mockserver.domain.generation import Generation, read_generation, upsampled
+from mockserver.domain.scenarios import Fault, Scenario, Target
+from mockserver.http.webhooks import WebhookDispatcher
+from mockserver.render import responses
+from mockserver.render.images import ImageCache, ImageRequest
+from mockserver.render.sample_urls import Access, SampleSigner
 from mockserver.settings import MockSettings
-from mockserver.spec import Operation, OperationKind, Spec, TaskStatus
-from mockserver.store import SERVER_SCOPE, Task, TaskStore
-from mockserver.validation import Accepted
-from mockserver.webhooks import WebhookDispatcher
+from mockserver.spec.openapi import Operation, OperationKind, Spec, TaskStatus
+from mockserver.spec.validation import Accepted
+from mockserver.state.poll_windows import PollWindows
+from mockserver.state.store import SERVER_SCOPE, Task, TaskStore
 
 NO_FAULT = scenarios.Fault()
 DEFAULT_ERROR = "Generation failed"

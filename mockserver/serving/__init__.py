@@ -1,0 +1,1 @@
+"""The app on a real socket: a background server and the pytest plugin."""

@@ -1,0 +1,1 @@
+"""The served OpenAPI document: read into typed operations, models and request checks."""

@@ -1,0 +1,1 @@
+"""What the mock remembers: tasks, balances, the journal and deliveries."""
