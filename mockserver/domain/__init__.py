@@ -1,0 +1,1 @@
+"""What the mock models: generations, their inputs, lifecycles, outcomes and prices."""

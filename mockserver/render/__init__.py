@@ -1,0 +1,1 @@
+"""Turning domain values into bytes: JSON bodies, errors, images and videos."""
