@@ -26,7 +26,11 @@ from contracts.schema import (
     WEBHOOK_URL,
     Contract,
 )
+from mockserver.render.video import FPS as VIDEO_FPS
+from mockserver.render.video import UndecodableVideo, probe_video
 from mockserver.spec.openapi import TaskStatus
+
+VIDEO_CODEC = "h264"
 
 
 class ContractViolation(AssertionError):
@@ -94,7 +98,11 @@ def lifecycle_reaches_final_status(contract: Contract, exchange: Exchange) -> bo
 
 
 def ready_sample_is_requested_image(contract: Contract, exchange: Exchange) -> bool:
-    """A Ready task's ``result.sample`` downloads as an image of the requested size and format."""
+    """A Ready task's ``result.sample`` downloads as the image (or video) the request asked for.
+
+    Size, format and, for a video, codec, frame rate, length and audio, as the endpoint
+    table predicts them from the request.
+    """
     ready = contract.status(TaskStatus.READY)
     final = next((p for p in exchange.polls if p.field(STATUS) == ready), None)
     if final is None:
@@ -110,6 +118,8 @@ def ready_sample_is_requested_image(contract: Contract, exchange: Exchange) -> b
     sample = exchange.sample
     if sample.status != 200:
         raise ContractViolation(f"GET result.sample {url} answered {sample.status}")
+    if exchange.requested_video:
+        return _is_requested_video(exchange, url, sample.content)
     try:
         image = Image.open(io.BytesIO(sample.content))
         image.load()
@@ -121,12 +131,39 @@ def ready_sample_is_requested_image(contract: Contract, exchange: Exchange) -> b
         raise ContractViolation(
             f"result.sample is a {image.format} image; the request asked for {wanted_format}"
         )
-    if exchange.requested_size is not None and image.size != exchange.requested_size:
-        (width, height), (got_w, got_h) = exchange.requested_size, image.size
-        raise ContractViolation(
-            f"result.sample is {got_w}x{got_h}; the request asked for {width}x{height}"
-        )
+    _same_size(exchange, image.size, "result.sample")
     return True
+
+
+def _is_requested_video(exchange: Exchange, url: str, content: bytes) -> bool:
+    """An MP4 of H.264 at 24 fps, of the predicted size and length, with audio if asked."""
+    try:
+        info = probe_video(content)
+    except UndecodableVideo as error:
+        raise ContractViolation(f"result.sample {url} is not a video: {error}") from None
+    if info.codec != VIDEO_CODEC or round(info.fps) != VIDEO_FPS:
+        raise ContractViolation(
+            f"result.sample is {info.codec} at {info.fps:g} fps; BFL delivers "
+            f"{VIDEO_CODEC} at {VIDEO_FPS} fps"
+        )
+    _same_size(exchange, (info.width, info.height), "result.sample")
+    wanted = exchange.requested_duration
+    if wanted is not None and abs(info.duration - wanted) > 1 / VIDEO_FPS + 1e-6:
+        raise ContractViolation(
+            f"result.sample lasts {info.duration:g} s; the request asked for {wanted:g} s"
+        )
+    if exchange.requested_audio is not None and info.has_audio != exchange.requested_audio:
+        asked = "with" if exchange.requested_audio else "without"
+        raise ContractViolation(f"result.sample's audio does not match: asked {asked} audio")
+    return True
+
+
+def _same_size(exchange: Exchange, size: tuple[int, int], what: str) -> None:
+    if exchange.requested_size is not None and size != exchange.requested_size:
+        (width, height), (got_w, got_h) = exchange.requested_size, size
+        raise ContractViolation(
+            f"{what} is {got_w}x{got_h}; the request asked for {width}x{height}"
+        )
 
 
 def validation_error_names_broken_field(contract: Contract, exchange: Exchange) -> bool:

@@ -132,6 +132,10 @@ class Exchange:
     """Set when the request was invalid on purpose."""
     requested_size: tuple[int, int] | None = None
     requested_format: str | None = None
+    requested_video: bool = False
+    requested_duration: float | None = None
+    """Seconds of a video sample (None: not predictable from the request)."""
+    requested_audio: bool | None = None
     followed: bool = False
     """Whether the kit followed ``polling_url`` (it stops once a task failed to finish)."""
     polls: tuple[Response, ...] = ()

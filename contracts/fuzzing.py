@@ -13,6 +13,7 @@ origin, and polls of the first origin answer 404 "Task not found".
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
@@ -35,27 +36,25 @@ from contracts.checks import ContractViolation
 from contracts.exchanges import Lifecycle
 from contracts.live import LiveApp, bind_loopback
 from contracts.schema import (
-    HEIGHT,
     ID,
-    OUTPUT_FORMAT,
     POLLING_URL,
     RESULT,
     SAMPLE,
     STATUS,
     WEBHOOK_URL,
-    WIDTH,
     Contract,
     load_contract,
 )
 from contracts.strategies import DEFAULT_API_KEY, from_lifecycle, from_response
 from mockserver.render.images import formats_of
+from mockserver.render.video import VideoRequest, render_video
 from mockserver.spec.openapi import Operation, OperationKind, TaskStatus
 
 SAMPLES_ROUTE = "/_fuzz/samples/{task_id}.{extension}"
 DEFAULT_FUZZ_EXAMPLES = 100
 NO_SCRIPT = "no script loaded: call FuzzApp.load(script) first"
-FALLBACK_SIZE, FALLBACK_FORMAT = (1024, 768), "jpeg"
-"""For an endpoint whose spec gives no default size or format."""
+FALLBACK_SIZE, FALLBACK_FORMAT, FALLBACK_SECONDS = (1024, 768), "jpeg", 5.0
+"""For a request the endpoint table cannot predict an output for (a body that is not valid)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -114,6 +113,9 @@ class _Task:
     width: int
     height: int
     extension: str
+    video: bool = False
+    duration: float = 0.0
+    audio: bool = False
     polls: int = 0
 
 
@@ -168,14 +170,19 @@ class FuzzApp:
 
     def _submit(self, script: FuzzScript, operation: Operation, raw: bytes) -> tuple[int, Any]:
         asked = _json_object(raw)
-        # The spec's defaults where the request leaves a field out or sends nonsense.
-        default_size, default_format = self.contract.requested_image(operation, {})
-        fallback = default_size or FALLBACK_SIZE
-        width, height = _side(asked.get(WIDTH), fallback[0]), _side(asked.get(HEIGHT), fallback[1])
-        extension = str(asked.get(OUTPUT_FORMAT) or default_format or FALLBACK_FORMAT)
+        # What the endpoint table predicts for the request, the defaults where it says nothing.
+        expected = self.contract.expected(operation, asked)
+        width, height = (expected.size if expected else None) or FALLBACK_SIZE
+        extension = (expected.format if expected else None) or FALLBACK_FORMAT
+        task = _Task(width, height, extension)
+        if expected is not None and expected.video:
+            duration = expected.duration or FALLBACK_SECONDS
+            task = dataclasses.replace(
+                task, video=True, duration=duration, audio=bool(expected.audio)
+            )
         with self._lock:
             task_id = f"00000000-0000-4000-8000-{len(self._tasks) + 1:012d}"
-            self._tasks[task_id] = _Task(width, height, extension)
+            self._tasks[task_id] = task
         body = {
             **script.submitted,
             ID: task_id,
@@ -207,6 +214,10 @@ class FuzzApp:
             task = self._tasks.get(request.path_params["task_id"])
         if task is None:
             return self._send(request, 404, {"detail": "Not Found"})
+        if task.video:
+            clip = VideoRequest(task.width, task.height, task.duration, seed=0, audio=task.audio)
+            video = await asyncio.to_thread(render_video, clip)
+            return Response(video.data, 200, media_type=video.media_type)
         fmt, media = formats_of(request.path_params["extension"])
         buffer = io.BytesIO()
         Image.new("RGB", (task.width, task.height), (120, 90, 200)).save(buffer, fmt)
@@ -308,9 +319,3 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _side(value: Any, fallback: int) -> int:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 4096:
-        return int(value)
-    return fallback

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from mockserver.domain.generation import HEIGHT as HEIGHT
-from mockserver.domain.generation import OUTPUT_FORMAT as OUTPUT_FORMAT
-from mockserver.domain.generation import WIDTH as WIDTH
+from contracts.expected import Expectations, Expected
 from mockserver.errors import SpecError
 from mockserver.render.responses import ID as ID
 from mockserver.render.responses import POLLING_URL as POLLING_URL
@@ -68,6 +67,8 @@ class Contract:
         self.spec = spec
         self._components = spec.document.get("components", {})
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._expectations: Expectations | None = None
+        self._expecting = threading.Lock()
 
     @property
     def operations(self) -> tuple[Operation, ...]:
@@ -96,23 +97,12 @@ class Contract:
         except SpecError:
             return ID
 
-    def requested_image(
-        self, operation: Operation, body: Any
-    ) -> tuple[tuple[int, int] | None, str | None]:
-        """The size and format a submit asks for, the spec's defaults filling the gaps."""
-        if operation.kind is not OperationKind.GENERATION or operation.body_schema is None:
-            return None, None
-        properties = self.resolve(operation.body_schema).get("properties", {})
-        fields = body if isinstance(body, dict) else {}
-
-        def value(name: str) -> Any:
-            if fields.get(name) is not None:
-                return fields[name]
-            return self.resolve(properties.get(name, {})).get("default")
-
-        width, height, fmt = value(WIDTH), value(HEIGHT), value(OUTPUT_FORMAT)
-        size = (int(width), int(height)) if width is not None and height is not None else None
-        return size, fmt if isinstance(fmt, str) else None
+    def expected(self, operation: Operation, body: Any) -> Expected | None:
+        """What the sample of a Ready task of this submit must be (endpoint table, defaults)."""
+        with self._expecting:  # the server check follows tasks from several threads
+            if self._expectations is None:
+                self._expectations = Expectations(self.spec)
+            return self._expectations.of(operation, body)
 
     def poll_path(self, task_id: str) -> str:
         """get_result's path and query for a task, for polling it by id."""

@@ -243,10 +243,19 @@ class _Driver:
         exchange = Exchange(request=request, response=response)
         if not follow or response.status != 200:
             return exchange
-        size, fmt = self._requested_image(request)
-        return self._follow(
-            dataclasses.replace(exchange, requested_size=size, requested_format=fmt)
+        expected = self.contract.expected(
+            self.contract.operation(request.operation_id), request.body
         )
+        if expected is not None:
+            exchange = dataclasses.replace(
+                exchange,
+                requested_size=expected.size,
+                requested_format=expected.format,
+                requested_video=expected.video,
+                requested_duration=expected.duration,
+                requested_audio=expected.audio,
+            )
+        return self._follow(exchange)
 
     def _follow(self, exchange: Exchange) -> Exchange:
         try:
@@ -296,10 +305,6 @@ class _Driver:
             return Response.of(self.client.get(url)), None
         except (httpx.HTTPError, ValueError) as error:
             return None, f"{type(error).__name__}: {error}"
-
-    def _requested_image(self, request: Request) -> tuple[tuple[int, int] | None, str | None]:
-        operation = self.contract.operation(request.operation_id)
-        return self.contract.requested_image(operation, request.body)
 
 
 def _run_bfl_checks(

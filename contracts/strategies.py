@@ -21,7 +21,10 @@ from schemathesis.core import NotSet
 
 from contracts.exchanges import Broken, InvalidRequest, Lifecycle, Request
 from contracts.generation import ValueBuilder
+from contracts.media import media_value
 from contracts.schema import ID, READY_RESULT_SCHEMA, RESULT, STATUS, Contract, load_contract
+from mockserver.domain.endpoints import load_table
+from mockserver.domain.media import InputKind
 from mockserver.spec.openapi import JsonSchema, Operation, TaskStatus
 
 if TYPE_CHECKING:
@@ -40,12 +43,29 @@ def from_request(
     """Requests for ``operation_id`` that keep every constraint of the spec.
 
     ``api_key`` is sent in the spec's API-key header when the operation declares one.
+    Fields that carry media (the endpoint table's ``inputs``: images, videos, keyframes)
+    hold real, small ones, as raw base64 or data URIs, so a valid request can succeed.
     """
     contract = contract or load_contract()
     operation = contract.operation(operation_id)
     api_operation = _schemathesis_schema(contract).find_operation_by_id(operation_id)
     cases: st.SearchStrategy[Any] = api_operation.as_strategy()
-    return cases.map(lambda case: _request(operation, case, api_key))
+    requests = cases.map(lambda case: _request(operation, case, api_key))
+    kind_of = load_table().for_path(operation.path).input_kind
+
+    @st.composite
+    def with_media(draw: st.DrawFn) -> Request:
+        request = draw(requests)
+        if not isinstance(request.body, dict):
+            return request
+        body = dict(request.body)
+        for field, value in request.body.items():
+            kind = kind_of(field)
+            if kind is not None and kind is not InputKind.BUNDLE and value is not None:
+                body[field] = draw(media_value(kind, value))
+        return dataclasses.replace(request, body=body)
+
+    return with_media()
 
 
 def from_invalid_request(

@@ -24,7 +24,8 @@ from mockserver.http.app import create_app
 from mockserver.http.handlers import Runtime
 from mockserver.serving.server import listen, server_stack, uvicorn_config
 from mockserver.settings import MockSettings, Timing, env_name, parse_value
-from mockserver.spec.openapi import OperationKind
+from mockserver.spec import bundled
+from mockserver.spec.openapi import OperationKind, parse_spec
 
 PROG = "bfl-mock"
 # Commands of the contract kit (package ``contracts``, extra ``bfl-mock[contracts]``),
@@ -73,6 +74,12 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     add_settings_flags(serve)
     serve.set_defaults(run=_serve)
+    specs = commands.add_parser(
+        "specs",
+        help="list the specs bundled with bfl-mock (serve one with --spec NAME)",
+        description="The specs bundled with bfl-mock; `serve --spec NAME` serves one.",
+    )
+    specs.set_defaults(run=_specs)
     for name, help_text in CONTRACT_COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
         if name == "check-client":
@@ -133,6 +140,18 @@ def _serve(args: argparse.Namespace, settings: MockSettings) -> int:
     return 0
 
 
+def _specs(args: argparse.Namespace, settings: MockSettings) -> int:
+    rows = [(bundled.DEFAULT.name + " (default)", bundled.DEFAULT)]
+    rows += [(spec.name, spec) for spec in bundled.BUNDLED]
+    for name, spec in rows:
+        served = parse_spec(spec.read())
+        count = len(served.operations_of(OperationKind.GENERATION))
+        print(f"{name:<16} {count:>3} generation endpoints  {spec.description}")
+    for alias, target in bundled.ALIASES.items():
+        print(f"{alias:<16} = {target}")
+    return 0
+
+
 def _banner(runtime: Runtime, origin: str) -> str:
     settings = runtime.settings
     generation = runtime.spec.operations_of(OperationKind.GENERATION)
@@ -142,8 +161,10 @@ def _banner(runtime: Runtime, origin: str) -> str:
         if settings.timing is Timing.TIME
         else f"final after {settings.polls_until_ready} polls"
     )
+    source = bundled.source_of(settings.spec)
+    served = f"spec {source.name}" if isinstance(source, bundled.BundledSpec) else f"{source}"
     lines = [
-        f"{PROG} {__version__}: {len(generation)} generation endpoint(s) on {origin}",
+        f"{PROG} {__version__}: {len(generation)} generation endpoint(s) of {served} on {origin}",
         f"  keys: {keys}; {pace}; {settings.credits:g} credits per key",
     ]
     if generation:

@@ -34,12 +34,28 @@ class Timing(enum.Enum):
 class SubmitCost(enum.Enum):
     """How the submit response reports ``cost``, ``input_mp`` and ``output_mp``."""
 
+    ENDPOINT = "endpoint"
+    """As each endpoint answers (endpoint table): numbers for FLUX.2, the image tools and
+    FLUX 3 image; null for FLUX.1, Kontext and video (captures of 2025-2026)."""
     NULL = "null"
     """Present and null, as FLUX.1 endpoints answered in December 2025."""
     ABSENT = "absent"
     """Left out, as in captures from mid-2025."""
     PRICE = "price"
-    """The endpoint's price in credits and the megapixels, as FLUX.2 endpoints answer."""
+    """The price in credits and the megapixels on every endpoint."""
+
+
+class UrlInputs(enum.Enum):
+    """What an image or video URL the mock will not fetch stands for.
+
+    It fetches loopback URLs and its own sample URLs; it never calls the internet.
+    """
+
+    STAND_IN = "stand-in"
+    """A plain stand-in: a 1024x1024 picture, or a 5 s 1280x704 clip; the task succeeds."""
+    ERROR = "error"
+    """The task fails: ``Invalid or corrupted image input``, as the real API answers a URL
+    it cannot read."""
 
 
 class WebhookStyle(enum.Enum):
@@ -68,20 +84,6 @@ def setting(default: Any = dataclasses.MISSING, *, factory: Any = None, help: st
     return dataclasses.field(default=default, metadata={"help": help})
 
 
-def _known_prices() -> Mapping[str, float]:
-    # docs.bfl.ml pricing: credits per image (1 credit = $0.01).
-    return types.MappingProxyType(
-        {
-            "/v1/flux-pro-1.1": 4.0,
-            "/v1/flux-pro-1.1-ultra": 6.0,
-            "/v1/flux-kontext-pro": 4.0,
-            "/v1/flux-kontext-max": 8.0,
-            "/v1/flux-pro-1.0-fill": 5.0,
-            "/v1/flux-pro-1.1-ultra-finetuned": 7.0,
-        }
-    )
-
-
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MockSettings:
     """How one mock instance behaves. Build with keywords, or ``from_env``."""
@@ -89,7 +91,9 @@ class MockSettings:
     host: str = setting("127.0.0.1", help="interface to listen on")
     port: int = setting(8000, help="port to listen on (0 picks a free one)")
     spec: Path | None = setting(
-        None, help="OpenAPI document to serve instead of the bundled openapi.json"
+        None,
+        help="OpenAPI document to serve: a file, or a bundled spec (latest, 2026-10, "
+        "2026-04-23; bfl-mock specs lists them) instead of the seed's openapi.json",
     )
     public_url: str | None = setting(
         None, help="origin used in polling_url and sample URLs (default: the Host the client used)"
@@ -112,14 +116,31 @@ class MockSettings:
     )
     credits: float = setting(1000.0, help="starting credit balance of each key")
     prices: Mapping[str, float] = setting(
-        factory=_known_prices, help="credits per Ready image, as PATH=CREDITS pairs"
+        factory=dict,
+        help="flat credits per Ready task for these endpoints instead of their own price "
+        "(the endpoint table), as PATH=CREDITS pairs",
     )
-    default_price: float = setting(4.0, help="credits per Ready image on endpoints not in prices")
+    default_price: float = setting(
+        4.0, help="credits per Ready image on endpoints the endpoint table does not know"
+    )
     submit_cost: SubmitCost = setting(
-        SubmitCost.NULL, help="cost/input_mp/output_mp on submit: 'null', 'absent' or 'price'"
+        SubmitCost.ENDPOINT,
+        help="cost/input_mp/output_mp on submit: 'endpoint' (as each endpoint answers), "
+        "'null', 'absent' or 'price'",
     )
-    sample_ttl_seconds: float = setting(
-        600.0, help="sample URLs expire this long after the image is ready (then 403)"
+    sample_ttl_seconds: float | None = setting(
+        None,
+        help="sample URLs expire this long after the task is ready, then 403 (default: "
+        "the endpoint's own, 10 min for images, 1 h for FLUX 3 image and the video tools, "
+        "2 h for FLUX 3 video)",
+    )
+    url_inputs: UrlInputs = setting(
+        UrlInputs.STAND_IN,
+        help="media URLs beyond loopback (never fetched): 'stand-in' (a plain 1024x1024 "
+        "picture or 5 s 1280x704 clip) or 'error' (the task fails, as for an unreadable URL)",
+    )
+    fetch_timeout_seconds: float = setting(
+        10.0, help="seconds to wait for a loopback media URL to answer"
     )
     unknown_task_status_code: int = setting(
         404, help="HTTP status of a poll for an unknown id: 404 (seen live) or 200 (the spec)"
@@ -158,6 +179,11 @@ class MockSettings:
     )
     journal_limit: int = setting(10_000, help="most recent requests kept in the journal")
     image_cache_bytes: int = setting(64 * 1024 * 1024, help="memory for rendered images")
+    video_cache_bytes: int = setting(256 * 1024 * 1024, help="memory for rendered videos")
+    video_renders: int = setting(1, help="videos rendered at once (more wait their turn)")
+    video_render_seconds: float = setting(
+        120.0, help="a video render running longer is given up (the download answers 503)"
+    )
     access_log: bool = setting(False, help="log one line per request")
 
     def __post_init__(self) -> None:
@@ -173,14 +199,20 @@ class MockSettings:
             "generation_seconds",
             "sample_ttl_seconds",
             "webhook_timeout_seconds",
+            "fetch_timeout_seconds",
             "polls_until_ready",
             "journal_limit",
             "image_cache_bytes",
+            "video_cache_bytes",
+            "video_render_seconds",
             "max_active_tasks",
             "retry_after_seconds",
         ):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{name} must not be negative, not {getattr(self, name)}")
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise SettingsError(f"{name} must not be negative, not {value}")
+        if self.video_renders < 1:
+            raise SettingsError(f"video_renders must be at least 1, not {self.video_renders}")
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
 
@@ -191,8 +223,11 @@ class MockSettings:
             raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return dataclasses.replace(self, **changes)
 
-    def price_of(self, path: str) -> float:
-        return self.prices.get(path, self.default_price)
+    def price_override(self, path: str, *, known: bool) -> float | None:
+        """A flat price set for ``path`` (or for every endpoint the table does not know)."""
+        if path in self.prices:
+            return self.prices[path]
+        return None if known else self.default_price
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, prefix: str = ENV_PREFIX) -> MockSettings:

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+import base64
 import http.server
+import io
 import threading
 import time
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from hypothesis import settings
+from PIL import Image
 from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = Path(__file__).resolve().parent / "specs"
-FULL_SPEC = SPECS / "bfl-openapi-2026-04-23.json"
+PUBLISHED = ROOT / "mockserver" / "spec" / "published"
+FULL_SPEC = PUBLISHED / "bfl-openapi-2026-04-23.json"
+"""BFL's spec of April 2026, bundled as ``2026-04-23``."""
+OCT_SPEC = PUBLISHED / "bfl-openapi-2026-10.json"
+"""BFL's spec of October 2026, bundled as ``2026-10`` (``latest``)."""
 KEY = "test-key"
 AUTH = {"x-key": KEY}
 SUBMIT = "/v1/flux-pro-1.1"
 RESULT = "/v1/get_result"
 CREDITS = "/v1/credits"
+
+
+def png_bytes(width: int, height: int, colour: tuple[int, int, int] = (200, 40, 40)) -> bytes:
+    """A real PNG of one colour, to send as an input image."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def png_base64(width: int, height: int, colour: tuple[int, int, int] = (200, 40, 40)) -> str:
+    """``png_bytes`` as raw base64, the way most clients send an image."""
+    return base64.b64encode(png_bytes(width, height, colour)).decode()
 
 
 def profile_examples() -> int:

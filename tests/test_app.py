@@ -54,7 +54,8 @@ def test_polling_url_uses_the_configured_public_url(make_client: ClientFactory) 
     ("mode", "tail"),
     [
         (SubmitCost.ABSENT, "}"),
-        (SubmitCost.PRICE, ',"cost":4.0,"input_mp":0.0,"output_mp":0.79}'),
+        # 1024x768 is 0.75 MP: BFL's megapixel is 2**20 pixels.
+        (SubmitCost.PRICE, ',"cost":4.0,"input_mp":0.0,"output_mp":0.75}'),
     ],
 )
 def test_submit_cost_modes(make_client: ClientFactory, mode: SubmitCost, tail: str) -> None:

@@ -16,8 +16,6 @@ from mockserver.http.app import create_app
 from mockserver.serving.server import uvicorn_config
 from mockserver.settings import Timing
 
-from support import FULL_SPEC
-
 
 def parse(*argv: str, environ: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     return settings_from(_parser().parse_args(["serve", *argv]), environ or {})
@@ -50,7 +48,7 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_serve_runs_until_stopped_and_prints_how_to_use_it() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--spec", str(FULL_SPEC)],
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--spec", "2026-04-23"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -58,7 +56,9 @@ def test_serve_runs_until_stopped_and_prints_how_to_use_it() -> None:
     try:
         assert process.stdout is not None
         banner = process.stdout.readline()
-        match = re.search(r"16 generation endpoint\(s\) on (http://127\.0\.0\.1:\d+)", banner)
+        match = re.search(
+            r"16 generation endpoint\(s\) of spec 2026-04-23 on (http://127\.0\.0\.1:\d+)", banner
+        )
         assert match, banner
         lines = [process.stdout.readline() for _ in range(4)]
         assert "curl -s -X POST" in lines[1]

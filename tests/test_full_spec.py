@@ -12,17 +12,22 @@ from starlette.testclient import TestClient
 
 from mockserver.spec.openapi import OperationKind, load_spec
 
-from support import AUTH, FULL_SPEC, ClientFactory
+from support import AUTH, FULL_SPEC, ClientFactory, png_base64
 
 SPEC = load_spec(FULL_SPEC)
 GENERATION = [op for op in SPEC.operations if op.kind is OperationKind.GENERATION]
 SAMPLE_VALUES = {"string": "x", "integer": 1, "number": 1.0, "boolean": True}
+PNG = png_base64(320, 240)
+IMAGE_FIELDS = frozenset({"image", "input_image"})
 
 
 def minimal_body(schema: Any) -> dict[str, Any]:
+    """The required fields, each a plain value; image fields a real (small) PNG."""
     schema = SPEC.resolve(schema)
     return {
-        name: SAMPLE_VALUES[SPEC.resolve(schema["properties"][name]).get("type", "string")]
+        name: PNG
+        if name in IMAGE_FIELDS
+        else SAMPLE_VALUES[SPEC.resolve(schema["properties"][name]).get("type", "string")]
         for name in schema.get("required", [])
     }
 
@@ -83,7 +88,8 @@ def test_float_constraints_in_the_published_spec_give_pydantics_context(full: Te
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        ("/v1/flux-pro-1.1-ultra", (1376, 768)),
+        # About 4 MiP at the default 16:9, sides multiples of 64 (endpoints.md 1.2).
+        ("/v1/flux-pro-1.1-ultra", (2752, 1536)),
         ("/v1/flux-2-pro", (1024, 1024)),
     ],
 )

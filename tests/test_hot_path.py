@@ -24,12 +24,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mockserver.domain.generation import read_generation
+from mockserver.domain.endpoints import load_table
+from mockserver.domain.generation import Generation, plan
+from mockserver.domain.media import NO_INPUTS
 from mockserver.http.app import _query_params
 from mockserver.http.routing import MockApp
 from mockserver.render import responses
-from mockserver.render.images import RenderedImage
 from mockserver.render.sample_urls import DELIVERY_ROUTE, Access, SampleSigner
+from mockserver.spec.openapi import load_spec
 from mockserver.spec.validation import FieldError
 from mockserver.state.store import Task, _evolved, _uuid4
 
@@ -148,7 +150,15 @@ def test_uuid4_is_uuid_modules(bits: int) -> None:
 
 
 def test_evolved_task_equals_dataclasses_replace() -> None:
-    generation = read_generation({"prompt": "x"}, endpoint=SUBMIT, api_key="k", price=4.0)
+    planned = plan(
+        {"prompt": "x"},
+        load_table().for_path(SUBMIT),
+        NO_INPUTS,
+        api_key="k",
+        statuses=load_spec().statuses,
+    )
+    assert isinstance(planned, Generation)
+    generation = planned
     task = Task(id="i", generation=generation, seed=7, created_at=1.0, blob="b", polls=2)
     changes: dict[str, Any] = {"polls": 3, "progress": 0.4, "finished_at": 9.0}
     evolved = _evolved(task, changes)
@@ -237,8 +247,8 @@ def test_json_body_response_has_starlettes_headers(
 
 @pytest.mark.parametrize("head", [False, True])
 def test_image_response_has_the_headers_starlette_would_write(head: bool) -> None:
-    rendered = RenderedImage(data=b"\xff\xd8jpeg", media_type="image/jpeg", md5="q83vEjRWeJA=")
-    ours = responses.image(rendered, created_at=1766072348.0, head=head)
+    rendered = responses.Delivered(b"\xff\xd8jpeg", "image/jpeg", "q83vEjRWeJA=")
+    ours = responses.delivered(rendered, created_at=1766072348.0, head=head)
     headers = {
         **responses.DELIVERY_HEADERS,
         "Content-MD5": rendered.md5,
@@ -250,7 +260,7 @@ def test_image_response_has_the_headers_starlette_would_write(head: bool) -> Non
     assert ours.raw_headers == theirs.raw_headers  # content-length of the image, even on HEAD
     assert ours.body == (b"" if head else rendered.data)
     ours.headers["x-added"] = "1"  # a later layer may add headers: the cached list stays as it was
-    assert responses.image(rendered, created_at=1766072348.0).raw_headers == theirs.raw_headers
+    assert responses.delivered(rendered, created_at=1766072348.0).raw_headers == theirs.raw_headers
 
 
 def test_a_polled_task_body_is_the_same_whether_encoded_or_remembered(

@@ -22,7 +22,7 @@ def spec_with(**schemas: Any) -> Spec:
 
 
 def errors(schema: Any, value: Any, **components: Any) -> list[tuple[Any, ...]] | Any:
-    adapter = ModelBuilder(spec_with(**components)).adapter(schema)
+    adapter = ModelBuilder(spec_with(**components)).adapter(schema, "#/test")
     try:
         return adapter.validate_python(value, from_attributes=True)
     except ValidationError as error:
@@ -93,7 +93,7 @@ def test_named_enums_become_enum_classes() -> None:
 def test_named_objects_are_built_once() -> None:
     builder = ModelBuilder(spec_with(Thing={"type": "object", "properties": {"a": {}}}))
     ref = {"$ref": "#/components/schemas/Thing"}
-    assert builder.annotation(ref) is builder.annotation(ref)
+    assert builder.annotation(ref, "#/test") is builder.annotation(ref, "#/test")
 
 
 def test_recursive_and_impossible_schemas_are_refused() -> None:
@@ -103,8 +103,8 @@ def test_recursive_and_impossible_schemas_are_refused() -> None:
     }
     builder = ModelBuilder(spec_with(Node=looped))
     with pytest.raises(SpecError, match="refers to itself"):
-        builder.annotation({"$ref": "#/components/schemas/Node"})
+        builder.annotation({"$ref": "#/components/schemas/Node"}, "#/test")
     with pytest.raises(SpecError, match="unsupported JSON type 'file'"):
-        builder.annotation({"type": "file"})
+        builder.annotation({"type": "file"}, "#/test")
     with pytest.raises(SpecError, match="accepts nothing"):
-        builder.annotation(False)
+        builder.annotation(False, "#/test")

@@ -13,10 +13,13 @@ def test_defaults_bind_loopback_and_follow_the_best_evidence() -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.timing is Timing.TIME
     assert settings.unknown_task_status_code == 404
-    assert settings.submit_cost is SubmitCost.NULL
-    assert settings.sample_ttl_seconds == 600.0
-    assert settings.price_of("/v1/flux-pro-1.1") == 4.0
-    assert settings.price_of("/v1/flux-unknown") == settings.default_price
+    assert settings.submit_cost is SubmitCost.ENDPOINT
+    assert settings.sample_ttl_seconds is None  # each endpoint's own (the endpoint table)
+    # Prices are the endpoint table's; default_price is for endpoints the table lacks.
+    assert settings.price_override("/v1/flux-pro-1.1", known=True) is None
+    assert settings.price_override("/v1/flux-unknown", known=False) == settings.default_price
+    flat = settings.replace(prices={"/v1/flux-pro-1.1": 1.0})
+    assert flat.price_override("/v1/flux-pro-1.1", known=True) == 1.0
 
 
 def test_from_env_reads_prefixed_variables_only() -> None:

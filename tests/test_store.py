@@ -5,6 +5,7 @@ import dataclasses
 from mockserver.clock import ManualClock
 from mockserver.domain.generation import Generation
 from mockserver.domain.lifecycle import Progression
+from mockserver.domain.pricing import Price
 from mockserver.settings import Timing
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.store import Call, MemoryStore
@@ -13,15 +14,13 @@ GENERATION = Generation(
     endpoint="/v1/flux-pro-1.1",
     api_key="k",
     prompt="p",
+    result_prompt="p",
     seed=None,
     width=1024,
     height=768,
     output_format="jpeg",
+    quote=Price(4.0, 0.0, 0.75),
     safety_tolerance=2,
-    prompt_upsampling=False,
-    webhook_url=None,
-    webhook_secret=None,
-    price=4.0,
 )
 
 

@@ -1,9 +1,12 @@
-"""How a task moves from Pending to its final status: pure functions of time or polls.
+"""How a task moves through its working statuses to its final one: pure functions.
 
-Observed on the real API (flux-dev): ``progress`` is null while the task is queued,
-rises in tenths 0.1 .. 1.0 (values repeat when polled often), turns null again while the
-result is finished off (the last Pending poll of the Dec 2025 capture), and is null on
-the final status. A task picked up at once shows 0.1 on its first poll.
+Each endpoint family works through its own statuses (endpoint table): FLUX.1 and FLUX.2
+stay ``Pending``; FLUX 3 goes ``Pending`` -> ``Reasoning`` -> ``Generating``. The time (or
+the polls) until the final status is split evenly between them.
+
+``progress`` (FLUX.1, live capture of flux-dev): null while queued, tenths 0.1 .. 1.0
+(values repeat when polled often), null again while the result is finished off, and
+null on the final status. Other families report null throughout.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import dataclasses
 import math
 
 from mockserver.settings import Timing
+from mockserver.spec.openapi import TaskStatus
 
 PROGRESS_STEPS = 10
 """Progress is reported in tenths."""
 PHASES = PROGRESS_STEPS + 2
 """By time: a queued phase, one phase per tenth, and a finishing phase."""
+ONLY_PENDING = (TaskStatus.PENDING,)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -28,19 +33,44 @@ class Progression:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Stage:
-    """Where a task is: still working (with progress), or finished."""
+    """Where a task is: still working (in which status, with what progress), or finished."""
 
     finished: bool
+    status: TaskStatus = TaskStatus.PENDING
     progress: float | None = None
     finished_at: float | None = None
     started_at: float | None = None
 
 
-def stage_at(progression: Progression, *, created_at: float, now: float, polls: int) -> Stage:
-    """The stage of a task created at ``created_at``, seen at ``now`` on poll number ``polls``."""
+def stage_at(
+    progression: Progression,
+    *,
+    created_at: float,
+    now: float,
+    polls: int,
+    working: tuple[TaskStatus, ...] = ONLY_PENDING,
+    tenths: bool = True,
+) -> Stage:
+    """The stage of a task created at ``created_at``, seen at ``now`` on poll ``polls``.
+
+    ``working`` lists its working statuses in order; ``tenths`` says whether it reports
+    progress in tenths (else null).
+    """
     if progression.timing is Timing.POLLS:
-        return _by_polls(progression.polls_until_ready, created_at=created_at, now=now, polls=polls)
-    return _by_time(progression.generation_seconds, created_at=created_at, now=now)
+        stage = _by_polls(
+            progression.polls_until_ready, created_at=created_at, now=now, polls=polls
+        )
+        share = (polls - 1) / max(1, progression.polls_until_ready)
+    else:
+        duration = progression.generation_seconds
+        stage = _by_time(duration, created_at=created_at, now=now)
+        share = (now - created_at) / duration if duration > 0 else 1.0
+    if stage.finished:
+        return stage
+    index = min(len(working) - 1, max(0, math.floor(share * len(working))))
+    return dataclasses.replace(
+        stage, status=working[index], progress=stage.progress if tenths else None
+    )
 
 
 def _by_time(duration: float, *, created_at: float, now: float) -> Stage:
@@ -56,7 +86,7 @@ def _by_time(duration: float, *, created_at: float, now: float) -> Stage:
 
 
 def _by_polls(pending_polls: int, *, created_at: float, now: float, polls: int) -> Stage:
-    """The first poll is queued; with 3 or more Pending polls, the last one is finishing."""
+    """The first poll is queued; with 3 or more working polls, the last one is finishing."""
     if polls > pending_polls:
         return Stage(finished=True, finished_at=now, started_at=created_at)
     working = pending_polls - 2 if pending_polls >= 3 else pending_polls - 1

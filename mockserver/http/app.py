@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
@@ -23,17 +24,22 @@ from starlette.routing import BaseRoute, Route
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.domain import scenarios
+from mockserver.domain.drafts import DraftCodec
+from mockserver.domain.endpoints import load_table
 from mockserver.domain.lifecycle import Progression
 from mockserver.domain.scenarios import DirectiveError
 from mockserver.errors import SettingsError
 from mockserver.http import handlers
 from mockserver.http.admin import Control, admin_routes
+from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.routing import MockApp
 from mockserver.http.webhooks import WebhookDispatcher
 from mockserver.render import responses
 from mockserver.render.images import ImageCache, ImageRequest, render
 from mockserver.render.sample_urls import DELIVERY_ROUTE, SampleSigner
+from mockserver.render.video import VideoCache
 from mockserver.settings import MockSettings
+from mockserver.spec import bundled
 from mockserver.spec.models import ModelBuilder
 from mockserver.spec.openapi import Operation, OperationKind, Spec, load_spec
 from mockserver.spec.validation import Rejected, RequestValidator
@@ -46,6 +52,8 @@ OPENAPI_ROUTE = "/openapi.json"
 _NO_VALUES: Mapping[str, str] = {}
 HEADER_PAIRS_KEPT = 4096
 _BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+LOG = logging.getLogger("mockserver")
+LOGGED_PATHS = 64
 _WARM_UP_IMAGE = ImageRequest(prompt="", seed=0, width=32, height=32, output_format="jpeg")
 
 
@@ -111,6 +119,30 @@ class Journal:
         return tuple(decoded)
 
 
+class ElsewhereNotice:
+    """Says which bundled spec has a path the served one lacks.
+
+    In the journal, and once per path in the log; the answer stays BFL's own 404.
+    """
+
+    def __init__(self, served: object) -> None:
+        self._served = served
+        self._logged: set[str] = set()
+
+    def explain(self, path: str, problem: str) -> str:
+        names = bundled.which_has(path)
+        if not names:
+            return problem
+        hint = (
+            f"{problem}: the served spec has no {path}; bundled spec {' and '.join(names)} "
+            f"has it (bfl-mock serve --spec {names[0]})"
+        )
+        if path not in self._logged and len(self._logged) < LOGGED_PATHS:
+            self._logged.add(path)
+            LOG.warning("bfl-mock: %s", hint)
+        return hint
+
+
 @functools.lru_cache(maxsize=4096)
 def _query_params(query_string: bytes) -> QueryParams:
     """``request.query_params``, parsed once per distinct query (a task is polled often)."""
@@ -151,16 +183,33 @@ def create_app(
             scenario=default_scenario,
         )
     renderer = responses.Renderer(spec)
+    behaviours = load_table()
+    renderer.check_result_keys(behaviours)
     secrets = random.Random(settings.seed)
+    signer = SampleSigner(secrets.randbytes(32))
+    drafts = DraftCodec(secrets.randbytes(32))
+    chance = random.Random(secrets.random())
+
+    async def own_media(url: str) -> bytes | None:
+        return await handlers.own_media(runtime, url)
+
     runtime = handlers.Runtime(
         spec=spec,
         settings=settings,
         store=store,
         renderer=renderer,
+        behaviours=behaviours,
         images=ImageCache(settings.image_cache_bytes),
-        signer=SampleSigner(secrets.randbytes(32)),
+        videos=VideoCache(
+            settings.video_cache_bytes,
+            max_renders=settings.video_renders,
+            timeout=settings.video_render_seconds,
+        ),
+        signer=signer,
+        drafts=drafts,
+        inputs=InputReader(settings, own_media, probe_video),
         webhooks=WebhookDispatcher(settings, store, renderer),
-        chance=random.Random(secrets.random()),
+        chance=chance,
         task_id_param=spec.task_id_param,
     )
     control = Control(runtime)
@@ -181,6 +230,9 @@ def create_app(
             builder,
             accepted_keys=settings.api_keys,
             key_header=operation.api_key_header or (key_header if needs_key else None),
+            tag_aliases=behaviours.for_path(operation.path).mode_aliases
+            if operation.kind is OperationKind.GENERATION
+            else {},
         )
         route = Route(
             operation.path,
@@ -209,13 +261,19 @@ def create_app(
         app.state.warm_up = warm_up
         yield
         await runtime.webhooks.close()
+        runtime.videos.close()
         await warm_up
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         response = responses.detail(error.status_code, error.detail, error.headers)
-        await journal.record(request, response, operation=None, problems=(str(error.detail),))
+        problem = str(error.detail)
+        if error.status_code == 404:
+            problem = elsewhere.explain(request.scope["path"], problem)
+        await journal.record(request, response, operation=None, problems=(problem,))
         return response
+
+    elsewhere = ElsewhereNotice(settings.spec)
 
     app = MockApp(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.runtime = runtime

@@ -1,7 +1,8 @@
-"""Thin handlers, one per kind of operation: read the validated request, call the store, render.
+"""Thin handlers, one per kind of operation: read the validated request, plan, store, render.
 
-Requests reach a handler only after ``validation`` accepted them (see ``app``). Scenario
-directives (``scenarios``) decide outcomes and injected faults here, in one place.
+Requests reach a handler only after ``validation`` accepted them (see ``app``). What an
+endpoint does beyond its schema comes from the endpoint table (``domain.endpoints``);
+scenario directives (``scenarios``) decide outcomes and injected faults here, in one place.
 """
 
 from __future__ import annotations
@@ -17,12 +18,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mockserver.domain import moderation, scenarios
-from mockserver.domain.generation import Generation, read_generation, upsampled
+from mockserver.domain.drafts import DraftCodec
+from mockserver.domain.endpoints import BehaviourTable, EndpointBehaviour, Media
+from mockserver.domain.generation import PROMPT, Generation, Refused, plan
+from mockserver.domain.media import INVALID_INPUT, InputKind, Inputs
 from mockserver.domain.scenarios import Fault, Scenario, Target
+from mockserver.http.inputs import InputReader
 from mockserver.http.webhooks import WebhookDispatcher
 from mockserver.render import responses
-from mockserver.render.images import ImageCache, ImageRequest
-from mockserver.render.sample_urls import Access, SampleSigner
+from mockserver.render.images import ImageCache, ImageRequest, media_type_of
+from mockserver.render.sample_urls import (
+    DRAFT_CACHE_STEM,
+    SAMPLE_STEM,
+    Access,
+    SampleSigner,
+    delivered_file,
+)
+from mockserver.render.video import Keyframe, VideoCache, VideoRequest, source_key
 from mockserver.settings import MockSettings
 from mockserver.spec.openapi import Operation, OperationKind, Spec, TaskStatus
 from mockserver.spec.validation import Accepted
@@ -32,6 +44,7 @@ from mockserver.state.store import SERVER_SCOPE, Task, TaskStore
 NO_FAULT = scenarios.Fault()
 DEFAULT_ERROR = "Generation failed"
 DEFAULT_MODERATION_REASON = "Safety Filter"
+BUNDLE_EXTENSION, BUNDLE_MEDIA_TYPE = "bin", "application/octet-stream"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -42,8 +55,12 @@ class Runtime:
     settings: MockSettings
     store: TaskStore
     renderer: responses.Renderer
+    behaviours: BehaviourTable
     images: ImageCache
+    videos: VideoCache
     signer: SampleSigner
+    drafts: DraftCodec
+    inputs: InputReader
     webhooks: WebhookDispatcher
     chance: random.Random
     """Draws injected latencies (kept apart from the store's ids and seeds)."""
@@ -116,62 +133,103 @@ def header_scenario(request: Request) -> Scenario:
 
 
 async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
-    generation = read_generation(
-        accepted.body or {},
-        endpoint=op.path,
-        api_key=accepted.api_key,
-        price=rt.settings.price_of(op.path),
-    )
-    own = header_scenario(request).merged(scenarios.from_prompt(generation.prompt))
+    behaviour = rt.behaviours.for_path(op.path)
+    body = accepted.body or {}
+    own = header_scenario(request).merged(scenarios.from_prompt(str(body.get(PROMPT) or "")))
     server = rt.store.scenario()
     layers: list[Layer] = [(own, None), (server, SERVER_SCOPE)]
     fault = _fault(rt, Target.SUBMIT, layers)
     if fault.status is not None:
         return await _shaped(rt, _fault_response(rt, fault.status), fault)
-    refusal = _refusal(rt, generation)
+    inputs = await rt.inputs.read(body, behaviour)
+    inputs, replay = _opened_bundle(rt, inputs)
+    planned = plan(
+        body,
+        behaviour,
+        inputs,
+        api_key=accepted.api_key,
+        statuses=rt.spec.statuses,
+        price_override=rt.settings.price_override(op.path, known=behaviour.known),
+        replay=replay,
+    )
+    if isinstance(planned, Refused):
+        return await _shaped(rt, responses.refusal(planned, accepted.raw_body), fault)
+    refusal = _refusal(rt, planned)
     if refusal is not None:
         return await _shaped(rt, refusal, fault)
-    outcome, details = _outcome(server.merged(own), generation)
-    task = rt.store.new_task(generation, outcome=outcome, outcome_details=details, scenario=own)
+    outcome = _outcome(server.merged(own), planned)
+    task = rt.store.new_task(
+        planned,
+        outcome=outcome.status,
+        outcome_details=outcome.details,
+        outcome_status_code=outcome.status_code,
+        scenario=own,
+    )
     origin = rt.origin(request)
-    if generation.webhook_url is not None:
+    if planned.webhook_url is not None:
         rt.webhooks.schedule(task, lambda finished: sample_result(rt, origin, finished))
     response = rt.renderer.submitted(
         task_id=task.id,
         polling_url=rt.polling_url(origin, task.id),
-        webhook_url=generation.webhook_url,
+        webhook_url=planned.webhook_url,
         cost_mode=rt.settings.submit_cost,
-        price=generation.price,
-        megapixels=generation.megapixels,
+        price=planned.quote,
+        numeric=planned.quoted_on_submit,
     )
     return await _shaped(rt, response, fault)
 
 
+def _opened_bundle(rt: Runtime, inputs: Inputs) -> tuple[Inputs, dict[str, object] | None]:
+    """The generation a draft bundle pins; a bundle this mock did not seal is unusable."""
+    for item in inputs.items:
+        if item.kind is not InputKind.BUNDLE or not item.usable:
+            continue
+        fields = rt.drafts.open(item.payload or b"")
+        if fields is None:
+            unusable = dataclasses.replace(item, payload=None, problem=INVALID_INPUT)
+            return Inputs(tuple(unusable if i is item else i for i in inputs.items)), None
+        return inputs, dict(fields)
+    return inputs, None
+
+
 def _refusal(rt: Runtime, generation: Generation) -> Response | None:
-    """429 past the active-task limit, 402 when the credits cannot cover the image."""
-    active, available = rt.store.standing(generation.api_key)
-    if active >= rt.settings.max_active_tasks:
+    """429 past an active-task limit, 402 when the credits cannot cover the task."""
+    standing = rt.store.standing(generation.api_key, generation.endpoint)
+    if standing.active >= rt.settings.max_active_tasks or (
+        generation.active_limit is not None and standing.active_here >= generation.active_limit
+    ):
         return _fault_response(rt, 429)
-    if generation.api_key is not None and available < generation.price:
+    if generation.api_key is not None and standing.available < generation.price:
         return _fault_response(rt, 402)
     return None
 
 
-def _outcome(
-    scenario: Scenario, generation: Generation
-) -> tuple[TaskStatus, Mapping[str, object] | None]:
-    """The final status a new task will reach, and the ``details`` it will carry."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """The final status a new task will reach, its ``details``, and the poll's HTTP status."""
+
+    status: TaskStatus
+    details: Mapping[str, object] | None = None
+    status_code: int = 200
+
+
+def _outcome(scenario: Scenario, generation: Generation) -> Outcome:
     outcome, reasons = scenario.outcome, scenario.detail
+    if outcome is None and generation.failure is not None:
+        return Outcome(
+            TaskStatus.ERROR,
+            {responses.ERROR_DETAIL: generation.failure},
+            generation.failure_status,
+        )
     if outcome is None:
         assessed = moderation.assess(generation.prompt, generation.safety_tolerance)
         outcome, reasons = assessed if assessed else (TaskStatus.READY, None)
     if outcome is TaskStatus.ERROR:
-        return outcome, {responses.ERROR_DETAIL: "; ".join(reasons or (DEFAULT_ERROR,))}
+        return Outcome(outcome, {responses.ERROR_DETAIL: "; ".join(reasons or (DEFAULT_ERROR,))})
     if outcome in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
-        return outcome, {
-            moderation.MODERATION_REASONS: list(reasons or (DEFAULT_MODERATION_REASON,))
-        }
-    return outcome, None
+        reasons = reasons or (DEFAULT_MODERATION_REASON,)
+        return Outcome(outcome, {moderation.MODERATION_REASONS: list(reasons)})
+    return Outcome(outcome)
 
 
 async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
@@ -194,39 +252,64 @@ async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Acc
             status_code=rt.settings.unknown_task_status_code,
             headers=headers,
         )
-    else:
-        ready = task.status is TaskStatus.READY
-        response = rt.renderer.task(
-            task_id=task.id,
-            status=task.status,
-            result=sample_result(rt, rt.origin(request), task) if ready else None,
-            progress=task.progress,
-            details=task.details,
-            headers=headers,
-        )
+        return await _shaped(rt, response, fault)
+    ready = task.status is TaskStatus.READY
+    ended = task.status.is_final
+    response = rt.renderer.task(
+        task_id=task.id,
+        status=task.status,
+        status_code=task.outcome_status_code if ended else 200,
+        result=sample_result(rt, rt.origin(request), task) if ready else None,
+        progress=task.progress,
+        details=task.details,
+        settled_cost=settled_cost(rt, task),
+        headers=headers,
+    )
     return await _shaped(rt, response, fault)
+
+
+def settled_cost(rt: Runtime, task: Task) -> float | None:
+    """The cost a final poll reports, for endpoints that settle it there (video)."""
+    if (
+        not task.status.is_final
+        or not rt.behaviours.for_path(task.generation.endpoint).settled_cost
+    ):
+        return None
+    return task.generation.price if task.status is TaskStatus.READY else 0.0
 
 
 def sample_result(rt: Runtime, origin: str, task: Task) -> responses.SampleResult:
     generation = task.generation
-    image = _image_request(task)
+    behaviour = rt.behaviours.for_path(generation.endpoint)
     ready_at = task.finished_at or task.created_at
     started_at = task.started_at or task.created_at
-    expired = task.scenario.expired or rt.store.scenario().expired
-    sample = rt.signer.sign(
-        task.blob,
-        generation.output_format,
-        image.media_type,
-        expires_at=ready_at + (0.0 if expired else rt.settings.sample_ttl_seconds),
-    )
+    expires_at = ready_at + _sample_ttl(rt, task, behaviour)
+    extension = generation.output_format
+    sample = rt.signer.sign(task.blob, extension, media_type_of(extension), expires_at)
+    keys = behaviour.result_keys
+    draft_cache = None
+    if generation.draft_fields is not None:
+        keys = (*keys, *behaviour.draft_keys)
+        draft_cache = origin + rt.signer.sign(
+            task.blob, BUNDLE_EXTENSION, BUNDLE_MEDIA_TYPE, expires_at, stem=DRAFT_CACHE_STEM
+        )
     return responses.SampleResult(
+        keys=keys,
         sample=origin + sample,
-        prompt=upsampled(generation.prompt) if generation.prompt_upsampling else generation.prompt,
+        prompt=generation.result_prompt,
         seed=task.seed,
         start_time=started_at,
         end_time=ready_at,
         duration=ready_at - started_at,
+        draft_cache=draft_cache,
     )
+
+
+def _sample_ttl(rt: Runtime, task: Task, behaviour: EndpointBehaviour) -> float:
+    if task.scenario.expired or rt.store.scenario().expired:
+        return 0.0
+    configured = rt.settings.sample_ttl_seconds
+    return behaviour.sample_ttl_seconds if configured is None else configured
 
 
 async def credits(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
@@ -246,7 +329,7 @@ HANDLERS: Mapping[OperationKind, Handler] = {
 
 
 async def sample(rt: Runtime, request: Request) -> Response:
-    """Serve a signed sample URL, refusing it as Azure Blob Storage does."""
+    """Serve a signed delivery URL (a sample or a draft bundle), refusing as Azure does."""
     now = rt.store.now()
     scope = request.scope
     verdict = rt.signer.verify_query(scope["path"], scope["query_string"].decode("latin-1"), now)
@@ -270,14 +353,52 @@ async def sample(rt: Runtime, request: Request) -> Response:
             now=now,
         )
     else:
-        rendered = await rt.images.get(_image_request(task))
-        response = responses.image(
+        rendered = await delivered(rt, task, request.path_params["filename"])
+        if rendered is None:
+            return responses.blob_not_found(now)
+        response = responses.delivered(
             rendered, created_at=task.finished_at or now, head=request.method == "HEAD"
         )
     return await _shaped(rt, response, fault)
 
 
-def _image_request(task: Task) -> ImageRequest:
+async def delivered(rt: Runtime, task: Task, filename: str) -> responses.Delivered | None:
+    """What a Ready task's delivery URL serves: its sample, or a draft's bundle."""
+    generation = task.generation
+    stem, _, extension = filename.rpartition(".")
+    if stem == DRAFT_CACHE_STEM and generation.draft_fields is not None:
+        bundle = rt.drafts.seal({**generation.draft_fields, "seed": task.seed})
+        return responses.Delivered.of(bundle, BUNDLE_MEDIA_TYPE)
+    if stem != SAMPLE_STEM or extension != generation.output_format:
+        return None
+    if generation.media is Media.VIDEO:
+        sources = {source_key(source): source for source in generation.sources}
+        video = await rt.videos.get(video_request(task), sources)
+        return responses.Delivered.of(video.data, video.media_type, video.md5)
+    image = await rt.images.get(image_request(task))
+    return responses.Delivered.of(image.data, image.media_type, image.md5)
+
+
+async def own_media(rt: Runtime, url: str) -> bytes | None:
+    """The bytes behind one of this mock's delivery URLs (any host), sent back as an input.
+
+    None for any other URL, or one no longer valid.
+    """
+    parts = urllib.parse.urlsplit(url)
+    named = delivered_file(parts.path)
+    if named is None:
+        return None
+    verdict = rt.signer.verify_query(parts.path, parts.query, rt.store.now())
+    if verdict.access is not Access.GRANTED:
+        return None
+    task = rt.store.task_by_blob(named[0])
+    if task is None or task.status is not TaskStatus.READY:
+        return None
+    rendered = await delivered(rt, task, named[1])
+    return None if rendered is None else rendered.data
+
+
+def image_request(task: Task) -> ImageRequest:
     generation = task.generation
     return ImageRequest(
         prompt=generation.prompt,
@@ -285,6 +406,22 @@ def _image_request(task: Task) -> ImageRequest:
         width=generation.width,
         height=generation.height,
         output_format=generation.output_format,
+        endpoint=generation.endpoint,
+        sources=generation.sources,
+    )
+
+
+def video_request(task: Task) -> VideoRequest:
+    """The clip of a video task; its inputs (keyframes, a source's last frame) shown in it."""
+    generation = task.generation
+    return VideoRequest(
+        width=generation.width,
+        height=generation.height,
+        duration=generation.duration or 0.0,
+        seed=task.seed,
+        audio=generation.audio,
+        caption=(generation.prompt, f"seed {task.seed}", generation.endpoint),
+        keyframes=tuple(Keyframe(source_key(source)) for source in generation.sources),
     )
 
 

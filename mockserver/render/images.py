@@ -1,7 +1,9 @@
 """Real, deterministic images: rendered with Pillow off the event loop, and cached.
 
-The same (prompt, seed, size, format) always gives the same bytes, so a client's
-snapshot tests stay stable; a different prompt or seed gives a visibly different image.
+The same request (prompt, seed, size, format, endpoint, inputs) always gives the same
+bytes, so a client's snapshot tests stay stable; a different prompt or seed gives a
+visibly different image. An edit shows the input it was made from, placed and tinted,
+so a developer sees at a glance that the right picture was sent.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ _SAVE_OPTIONS = {
 }
 _LABEL_MARGIN = 16
 _LABEL_CHARS = 80
+MARK = "bfl-mock"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,6 +38,9 @@ class ImageRequest:
     height: int
     output_format: str
     """The API's name for the format: ``jpeg``, ``png``, ``webp``."""
+    endpoint: str = ""
+    sources: tuple[bytes, ...] = ()
+    """Small images of the inputs (JPEG), shown in the output."""
 
     @property
     def pillow_format(self) -> str:
@@ -43,6 +49,15 @@ class ImageRequest:
     @property
     def media_type(self) -> str:
         return formats_of(self.output_format)[1]
+
+
+NON_IMAGE_MEDIA_TYPES = {"mp4": "video/mp4", "bin": "application/octet-stream"}
+"""Media types of delivered files that are not images (videos, draft bundles)."""
+
+
+def media_type_of(extension: str) -> str:
+    """The media type a delivery URL of this extension serves (``rsct`` of its signature)."""
+    return NON_IMAGE_MEDIA_TYPES.get(extension) or formats_of(extension)[1]
 
 
 @functools.lru_cache(maxsize=64)
@@ -65,12 +80,12 @@ class RenderedImage:
 
 
 def render(request: ImageRequest) -> RenderedImage:
-    """Draw the image: a two-colour gradient and shapes chosen by a hash, and the prompt."""
+    """Draw the image: a gradient and shapes chosen by a hash, the inputs, and a caption."""
     # surrogatepass: a prompt may hold lone surrogates (JSON allows "\ud800"; pydantic too).
     digest = hashlib.sha256(
-        f"{request.prompt}\0{request.seed}\0{request.width}x{request.height}".encode(
-            "utf-8", "surrogatepass"
-        )
+        f"{request.prompt}\0{request.seed}\0{request.width}x{request.height}\0"
+        f"{request.endpoint}".encode("utf-8", "surrogatepass")
+        + b"".join(request.sources)
     ).digest()
     size = (request.width, request.height)
     mask = Image.linear_gradient("L").rotate(digest[6] * 360 / 256).resize(size)
@@ -83,6 +98,8 @@ def render(request: ImageRequest) -> RenderedImage:
         cx, cy = x * request.width // 256, y * request.height // 256
         r = (radius % 96 + 16) * min(size) // 256
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(shade, 255 - shade, digest[7]))
+    if request.sources:
+        _place_sources(image, request.sources, tint=tuple(digest[0:3]))
     label = request.prompt[:_LABEL_CHARS] or f"seed {request.seed}"
     draw.text((_LABEL_MARGIN, _LABEL_MARGIN), label, fill=(255, 255, 255), font=_font())
     buffer = io.BytesIO()
@@ -94,6 +111,25 @@ def render(request: ImageRequest) -> RenderedImage:
         media_type=request.media_type,
         md5=base64.b64encode(hashlib.md5(data).digest()).decode(),
     )
+
+
+def _place_sources(image: Image.Image, sources: tuple[bytes, ...], tint: tuple[int, ...]) -> None:
+    """The first input fills the frame (tinted: the edit), the others sit in a strip below."""
+    width, height = image.size
+    first = _open(sources[0]).resize((width, height))
+    tinted = Image.blend(first, Image.new("RGB", (width, height), tint), 0.25)
+    image.paste(tinted, (0, 0))
+    side = max(1, min(width, height) // 5)
+    for index, source in enumerate(sources[1:5]):
+        thumb = _open(source)
+        thumb.thumbnail((side, side))
+        image.paste(thumb, (_LABEL_MARGIN + index * (side + 8), height - side - _LABEL_MARGIN))
+
+
+def _open(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as source:
+        converted: Image.Image = source.convert("RGB")
+    return converted
 
 
 _FONT: list[ImageFont.ImageFont | ImageFont.FreeTypeFont] = []

@@ -8,6 +8,7 @@ is the order BFL's server emits them in.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import datetime
 import functools
@@ -23,10 +24,14 @@ from typing import Any
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from mockserver.domain.endpoints import DEFAULT_ROW, BehaviourTable
+from mockserver.domain.generation import Refused
+from mockserver.domain.pricing import Price
+from mockserver.errors import SpecError
 from mockserver.render.images import RenderedImage
 from mockserver.settings import SubmitCost, WebhookStyle
 from mockserver.spec.openapi import JsonSchema, OperationKind, Spec, TaskStatus
-from mockserver.spec.validation import UNPARSABLE_BODY, FieldError, Rejected
+from mockserver.spec.validation import BODY_LOC, UNPARSABLE_BODY, FieldError, Rejected
 
 JSON = "application/json"
 INSUFFICIENT_CREDITS = "Insufficient credits"
@@ -39,6 +44,9 @@ ERROR_DETAIL = "error"
 _JSON_CONTENT_TYPE = (b"content-type", JSON.encode())
 TASK_BODY_MEMO_SIZE = 4096
 XML = "application/xml"
+VALIDATION_STATUS = 422
+VALUE_ERROR, VALUE_ERROR_PREFIX = "value_error", "Value error, "
+"""pydantic's error type and message prefix for a validator that raised ``ValueError``."""
 INTERNAL_ERROR = "Internal Server Error"
 NOT_FOUND = "Not Found"
 METHOD_NOT_ALLOWED = "Method Not Allowed"
@@ -136,6 +144,27 @@ def json_body_response(
 def detail(status_code: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
     """FastAPI's rendering of an ``HTTPException``."""
     return json_response({"detail": text}, status_code, headers)
+
+
+def refusal(refused: Refused, raw_body: Any) -> Response:
+    """A business rule's refusal, in the shape FastAPI gives it.
+
+    A 422 as a pydantic validator raising ``ValueError`` gives it (the spec's
+    ``HTTPValidationError``); any other status as an ``HTTPException``.
+    """
+    if refused.status != VALIDATION_STATUS:
+        return detail(refused.status, refused.detail)
+    value = (
+        raw_body.get(refused.field) if refused.field and isinstance(raw_body, dict) else raw_body
+    )
+    error = FieldError(
+        type=VALUE_ERROR,
+        loc=(BODY_LOC, refused.field) if refused.field else (BODY_LOC,),
+        msg=VALUE_ERROR_PREFIX + refused.detail,
+        input=value,
+        ctx={"error": {}},
+    )
+    return rejection(Rejected(VALIDATION_STATUS, errors=(error,)), framework_500s=False)
 
 
 def internal_error() -> Response:
@@ -243,25 +272,35 @@ def _jsonable_scalar(value: Any, *, lenient: bool) -> Any:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SampleResult:
-    """``result`` of a Ready task.
+    """``result`` of a Ready task: the values an endpoint's result may hold, and which it does.
 
-    The spec leaves it untyped; FLUX.1 endpoints send these keys, in this order
-    (live captures, 2025).
+    The spec leaves ``result`` untyped; each endpoint family sends its own keys in its own
+    order (endpoint table, ``result_keys``; live captures).
     """
 
+    keys: tuple[str, ...]
     sample: str
     prompt: str
     seed: int
     start_time: float
     end_time: float
     duration: float
+    draft_cache: str | None = None
+    """A draft video's bundle URL (flux-3-video ``draft``)."""
+
+    @property
+    def draft_caches(self) -> list[str] | None:
+        return None if self.draft_cache is None else [self.draft_cache]
 
     def as_json(self) -> dict[str, Any]:
-        """The fields in order; dataclasses.asdict would deep-copy each value, slowly."""
-        return {name: getattr(self, name) for name in _SAMPLE_RESULT_KEYS}
+        """The endpoint's keys in order; dataclasses.asdict would deep-copy each value."""
+        return {name: getattr(self, name) for name in self.keys}
 
 
-_SAMPLE_RESULT_KEYS = tuple(field.name for field in dataclasses.fields(SampleResult))
+RESULT_FIELDS = frozenset(
+    {field.name for field in dataclasses.fields(SampleResult)} - {"keys"} | {"draft_caches"}
+)
+"""What a ``result_keys`` list in the endpoint table may name."""
 
 
 class Renderer:
@@ -271,6 +310,8 @@ class Renderer:
         self._spec = spec
         self._statuses = spec.statuses
         self._result_keys = spec.result_keys
+        self._settled_key = spec.settled_cost_key
+        self._settled_keys = spec.poll_shape(settled=True).keys
         self._credits_key = _credits_key(spec)
         # A task is polled many times with the same answer; its body is a pure function
         # of these arguments, so each distinct one is encoded once (bounded).
@@ -279,6 +320,23 @@ class Renderer:
     def status_text(self, status: TaskStatus) -> str:
         return self._statuses[status]
 
+    def check_result_keys(self, table: BehaviourTable) -> None:
+        """Refuse, at start-up, a table row whose ``result_keys`` names an unknown field."""
+        for path in (*table.paths, DEFAULT_ROW):
+            behaviour = table.for_path(path)
+            unknown = set(behaviour.result_keys) | set(behaviour.draft_keys)
+            unknown -= RESULT_FIELDS
+            if unknown:
+                raise SpecError(
+                    f"endpoint table row {path!r}: unknown result keys {sorted(unknown)}; "
+                    f"known: {sorted(RESULT_FIELDS)}"
+                )
+
+    @property
+    def settles_cost(self) -> bool:
+        """Whether the served spec has a poll answer carrying a settled cost."""
+        return self._settled_key is not None
+
     def submitted(
         self,
         *,
@@ -286,10 +344,13 @@ class Renderer:
         polling_url: str,
         webhook_url: str | None,
         cost_mode: SubmitCost,
-        price: float,
-        megapixels: float,
+        price: Price,
+        numeric: bool,
     ) -> Response:
-        """``AsyncResponse``, or ``AsyncWebhookResponse`` when a webhook was given."""
+        """``AsyncResponse``, or ``AsyncWebhookResponse`` when a webhook was given.
+
+        ``numeric``: the endpoint reports cost and megapixels on submit (else null).
+        """
         body: dict[str, Any]
         if webhook_url is None:
             body = {ID: task_id, POLLING_URL: polling_url}
@@ -299,10 +360,10 @@ class Renderer:
                 STATUS: self._statuses[TaskStatus.PENDING],
                 WEBHOOK_URL: webhook_url,
             }
-        if cost_mode is SubmitCost.NULL:
+        if cost_mode is SubmitCost.PRICE or (cost_mode is SubmitCost.ENDPOINT and numeric):
+            body.update({COST: price.cost, INPUT_MP: price.input_mp, OUTPUT_MP: price.output_mp})
+        elif cost_mode is not SubmitCost.ABSENT:
             body.update({COST: None, INPUT_MP: None, OUTPUT_MP: None})
-        elif cost_mode is SubmitCost.PRICE:
-            body.update({COST: price, INPUT_MP: 0.0, OUTPUT_MP: round(megapixels, 2)})
         return json_response(body)
 
     def task(
@@ -314,12 +375,14 @@ class Renderer:
         result: SampleResult | None = None,
         progress: float | None = None,
         details: Mapping[str, Any] | None = None,
+        settled_cost: float | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
+        """A poll answer; ``settled_cost`` picks the spec's settled-cost branch (video)."""
         if details is None:
-            body = self._task_body(task_id, status, result, progress)
+            body = self._task_body(task_id, status, result, progress, None, settled_cost)
         else:  # a mapping: not hashable, and rare (moderation reasons)
-            body = self._encode_task(task_id, status, result, progress, details)
+            body = self._encode_task(task_id, status, result, progress, details, settled_cost)
         return json_body_response(body, status_code, headers)
 
     def _encode_task(
@@ -329,6 +392,7 @@ class Renderer:
         result: SampleResult | None,
         progress: float | None,
         details: Mapping[str, Any] | None = None,
+        settled_cost: float | None = None,
     ) -> bytes:
         values = {
             ID: task_id,
@@ -337,7 +401,11 @@ class Renderer:
             PROGRESS: progress,
             DETAILS: None if details is None else dict(details),
         }
-        return encode_json_safely({key: values.get(key) for key in self._result_keys})
+        keys = self._result_keys
+        if settled_cost is not None and self._settled_key is not None:
+            keys = self._settled_keys
+            values[self._settled_key] = settled_cost
+        return encode_json_safely({key: values.get(key) for key in keys})
 
     def credits(self, balance: float) -> Response:
         if self._credits_key is None:
@@ -458,19 +526,38 @@ class ShapedResponse(Response):
         await send({"type": "http.response.body", "body": b""})
 
 
-def image(rendered: RenderedImage, *, created_at: float, head: bool = False) -> Response:
-    headers = _image_headers(
-        rendered.md5, rendered.etag, rendered.media_type, len(rendered.data), created_at
-    )
+@dataclasses.dataclass(frozen=True, slots=True)
+class Delivered:
+    """A file a delivery URL serves: an image, a video or a draft bundle."""
+
+    data: bytes
+    media_type: str
+    md5: str
+    """Base64 MD5 of the bytes, as Azure's Content-MD5 header carries it."""
+
+    @classmethod
+    def of(cls, data: bytes, media_type: str, md5: str | None = None) -> Delivered:
+        if md5 is None:
+            md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        return cls(data, media_type, md5)
+
+    @property
+    def etag(self) -> str:
+        return RenderedImage(self.data, self.media_type, self.md5).etag
+
+
+def delivered(file: Delivered, *, created_at: float, head: bool = False) -> Response:
+    """A delivery URL's answer, with the headers Azure Blob Storage sends."""
+    headers = _delivery_headers(file.md5, file.etag, file.media_type, len(file.data), created_at)
     # A copy: whoever handles the response after us may add headers to its list.
-    return PreparedResponse(b"" if head else rendered.data, 200, list(headers))
+    return PreparedResponse(b"" if head else file.data, 200, list(headers))
 
 
 @functools.lru_cache(maxsize=1024)
-def _image_headers(
+def _delivery_headers(
     md5: str, etag: str, media_type: str, length: int, created_at: float
 ) -> tuple[tuple[bytes, bytes], ...]:
-    """Azure's headers for one image, encoded once (keyed without the image's bytes)."""
+    """Azure's headers for one file, encoded once (keyed without the file's bytes)."""
     headers = {
         **DELIVERY_HEADERS,
         "Content-MD5": md5,

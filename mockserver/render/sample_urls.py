@@ -15,12 +15,18 @@ import enum
 import functools
 import hashlib
 import hmac
+import re
 import urllib.parse
 from collections.abc import Mapping
 
 DELIVERY_ROOT = "/results"
 DELIVERY_ROUTE = DELIVERY_ROOT + "/{shard}/{folder}/{blob}/{filename}"
 SAMPLE_STEM = "sample"
+DRAFT_CACHE_STEM = "draft_cache"
+"""A draft video's bundle is delivered beside its sample (``draft_cache.bin``)."""
+_DELIVERY_PATH = re.compile(
+    re.escape(DELIVERY_ROOT) + r"/[0-9a-f]{2}/[0-9a-f]{14}/(?P<blob>[0-9a-f]{32})/(?P<name>[^/]+)"
+)
 STORAGE_VERSION = "2024-11-04"
 _EXPIRY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -50,17 +56,24 @@ class SampleSigner:
         self._valid_until = functools.lru_cache(maxsize=SIGNATURE_MEMO_SIZE)(self._expiry_if_valid)
         self._parsed = functools.lru_cache(maxsize=SIGNATURE_MEMO_SIZE)(_signature_fields)
 
-    def path(self, blob: str, extension: str) -> str:
+    def path(self, blob: str, extension: str, stem: str = SAMPLE_STEM) -> str:
         digest = hashlib.sha256(blob.encode()).hexdigest()
         folder = f"{digest[2:8]}{blob[:8]}"
-        return f"{DELIVERY_ROOT}/{digest[:2]}/{folder}/{blob}/{SAMPLE_STEM}.{extension}"
+        return f"{DELIVERY_ROOT}/{digest[:2]}/{folder}/{blob}/{stem}.{extension}"
 
-    def sign(self, blob: str, extension: str, media_type: str, expires_at: float) -> str:
-        """Path and query of a sample URL valid until ``expires_at`` (epoch seconds)."""
-        return self._signed(blob, extension, media_type, int(expires_at))
+    def sign(
+        self,
+        blob: str,
+        extension: str,
+        media_type: str,
+        expires_at: float,
+        stem: str = SAMPLE_STEM,
+    ) -> str:
+        """Path and query of a delivery URL valid until ``expires_at`` (epoch seconds)."""
+        return self._signed(blob, extension, media_type, int(expires_at), stem)
 
-    def _sign(self, blob: str, extension: str, media_type: str, expires_at: int) -> str:
-        path = self.path(blob, extension)
+    def _sign(self, blob: str, extension: str, media_type: str, expires_at: int, stem: str) -> str:
+        path = self.path(blob, extension, stem)
         expiry = _format_expiry(expires_at)
         signature = self._signature(path, expiry, media_type)
         query = (
@@ -96,6 +109,12 @@ class SampleSigner:
     def _signature(self, path: str, expiry: str, media_type: str) -> str:
         message = f"{path}\n{expiry}\n{media_type}".encode()
         return base64.b64encode(hmac.new(self._secret, message, hashlib.sha256).digest()).decode()
+
+
+def delivered_file(path: str) -> tuple[str, str] | None:
+    """The blob and file name a delivery URL's path names; None for another path."""
+    match = _DELIVERY_PATH.fullmatch(path)
+    return None if match is None else (match.group("blob"), match.group("name"))
 
 
 def _signature_fields(query_string: str) -> Mapping[str, str]:

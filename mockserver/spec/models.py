@@ -58,8 +58,33 @@ _URL_TYPES: tuple[Any, ...] = (HttpUrl, AnyUrl)
 _URL_KEYWORDS = ("type", "format", "minLength", "maxLength")
 
 
+# Keywords that change what a schema accepts, and that this builder turns into pydantic.
+_VALIDATING = frozenset(
+    {
+        "$ref", "type", "enum", "const", "properties", "required", "additionalProperties",
+        "items", "prefixItems", "minItems", "maxItems", "uniqueItems", "minLength",
+        "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+        "multipleOf", "minProperties", "maxProperties", "anyOf", "oneOf", "allOf",
+        "discriminator", "format",
+    }
+)  # fmt: skip
+# Keywords that only describe (pydantic writes several of them); anything else is refused,
+# so that a schema is never served with a constraint silently dropped.
+_DESCRIBING = frozenset(
+    {
+        "title", "description", "default", "example", "examples", "deprecated", "readOnly",
+        "writeOnly", "nullable", "externalDocs", "xml", "$comment", "contentMediaType",
+        "contentEncoding", "$schema", "$id",
+    }
+)  # fmt: skip
+
+
 class ModelBuilder:
-    """Turns schemas of one spec into pydantic annotations, caching named components."""
+    """Turns schemas of one spec into pydantic annotations, caching named components.
+
+    Each schema is reached by a JSON pointer (``where``): a construct it cannot serve is
+    refused with that pointer and the keyword, when the app is built, never later.
+    """
 
     def __init__(self, spec: Spec) -> None:
         self._spec = spec
@@ -68,44 +93,74 @@ class ModelBuilder:
             (TypeAdapter(url_type).json_schema(), url_type) for url_type in _URL_TYPES
         ]
 
-    def adapter(self, schema: JsonSchema) -> TypeAdapter[Any]:
-        """A validator for ``schema`` (a request body or a parameter)."""
-        return TypeAdapter(self.annotation(schema))
+    @property
+    def spec(self) -> Spec:
+        return self._spec
 
-    def annotation(self, schema: JsonSchema | bool) -> Any:
+    def adapter(self, schema: JsonSchema, where: str) -> TypeAdapter[Any]:
+        """A validator for ``schema`` (a request body or a parameter), found at ``where``."""
+        return TypeAdapter(self.annotation(schema, where))
+
+    def annotation(self, schema: JsonSchema | bool, where: str) -> Any:
         if schema is True or schema == {}:
             return Any
         if schema is False:
-            raise SpecError("a schema of 'false' accepts nothing and cannot be served")
+            raise SpecError(f"{where}: a schema of 'false' accepts nothing and cannot be served")
         assert isinstance(schema, Mapping)
+        _check_keywords(schema, where)
         if "$ref" in schema:
             return self._named_annotation(str(schema["$ref"]))
-        if "allOf" in schema and len(schema["allOf"]) == 1:
-            return self.annotation(schema["allOf"][0])
-        branches = schema.get("anyOf") or schema.get("oneOf")
-        if branches is not None:
-            return self._union(branches)
+        if "allOf" in schema:
+            if len(schema["allOf"]) != 1:
+                raise SpecError(f"{where}: 'allOf' with several schemas is not supported")
+            return self.annotation(schema["allOf"][0], f"{where}/allOf/0")
+        for combinator in ("anyOf", "oneOf"):
+            if combinator in schema:
+                return self._union(schema, combinator, where)
         if "const" in schema:
             return Literal[schema["const"]]
         if "enum" in schema:
             return Literal[tuple(schema["enum"])]
         json_type = schema.get("type")
         if isinstance(json_type, list):
-            return self._union([{**schema, "type": one} for one in json_type])
+            branches = [{**schema, "type": one} for one in json_type]
+            return self._union({"anyOf": branches}, "anyOf", where)
         if json_type is None:
             return Any
         build = _TYPE_BUILDERS.get(json_type)
         if build is None:
-            raise SpecError(f"unsupported JSON type {json_type!r} in {dict(schema)}")
-        return build(self, schema)
+            raise SpecError(f"{where}: unsupported JSON type {json_type!r}")
+        return build(self, schema, where)
 
-    def _union(self, branches: Sequence[JsonSchema]) -> Any:
+    def _union(self, schema: JsonSchema, keyword: str, where: str) -> Any:
+        branches: Sequence[JsonSchema] = schema[keyword]
         nullable = any(branch.get("type") == "null" for branch in branches)
-        members = [self.annotation(b) for b in branches if b.get("type") != "null"]
+        members = [
+            self.annotation(branch, f"{where}/{keyword}/{index}")
+            for index, branch in enumerate(branches)
+            if branch.get("type") != "null"
+        ]
         if not members:
             return type(None)
         inner = members[0] if len(members) == 1 else Union[tuple(members)]  # noqa: UP007
+        discriminator = schema.get("discriminator")
+        if discriminator is not None:
+            inner = self._discriminated(inner, members, discriminator, where)
         return Optional[inner] if nullable else inner  # noqa: UP045
+
+    def _discriminated(self, inner: Any, members: list[Any], discriminator: Any, where: str) -> Any:
+        """``Field(discriminator=...)``: what pydantic writes as ``discriminator`` on a union."""
+        tag = discriminator.get("propertyName") if isinstance(discriminator, Mapping) else None
+        if not isinstance(tag, str):
+            raise SpecError(f"{where}/discriminator: no 'propertyName'")
+        for member in members:
+            fields = getattr(member, "model_fields", {})
+            if not any((field.alias or name) == tag for name, field in fields.items()):
+                raise SpecError(
+                    f"{where}/discriminator: every branch must be an object with a "
+                    f"{tag!r} constant, and {getattr(member, '__name__', member)} has none"
+                )
+        return Annotated[inner, Field(discriminator=tag)]
 
     def _named_annotation(self, ref: str) -> Any:
         if ref not in self._named:
@@ -113,33 +168,39 @@ class ModelBuilder:
             name = str(target.get("title") or ref.rsplit("/", 1)[-1])
             if "enum" in target:
                 # pydantic writes Enum classes as named components, Literals inline.
+                _check_keywords(target, ref)
                 self._named[ref] = _enum_class(name, target["enum"])
             elif target.get("type") == "object" and "properties" in target:
                 self._named[ref] = None  # a placeholder breaks self-reference loops
-                self._named[ref] = self.model(name, target)
+                self._named[ref] = self.model(name, target, ref)
             else:
-                self._named[ref] = self.annotation(target)
+                self._named[ref] = self.annotation(target, ref)
         annotation = self._named[ref]
         if annotation is None:
             raise SpecError(f"{ref} refers to itself; recursive schemas are not supported")
         return annotation
 
-    def model(self, name: str, schema: JsonSchema) -> type[BaseModel]:
+    def model(self, name: str, schema: JsonSchema, where: str) -> type[BaseModel]:
+        _check_keywords(schema, where)
         required = set(schema.get("required", ()))
         fields: dict[str, Any] = {}
         for index, (prop, prop_schema) in enumerate(schema.get("properties", {}).items()):
             field_name, alias = (prop, None) if _usable_name(prop) else (f"field_{index}", prop)
             default = ... if prop in required else prop_schema.get("default")
             fields[field_name] = (
-                self.annotation(prop_schema),
+                self.annotation(prop_schema, f"{where}/properties/{_pointer(prop)}"),
                 Field(default=default, alias=alias),
             )
-        config = ConfigDict(
-            extra="forbid" if schema.get("additionalProperties") is False else "ignore"
-        )
+        extra = schema.get("additionalProperties", True)
+        if extra not in (True, False, {}):
+            raise SpecError(
+                f"{where}/additionalProperties: a schema for extra properties next to "
+                "'properties' is not supported"
+            )
+        config = ConfigDict(extra="forbid" if extra is False else "ignore")
         return create_model(_identifier(name), __config__=config, **fields)
 
-    def _string(self, schema: JsonSchema) -> Any:
+    def _string(self, schema: JsonSchema, where: str) -> Any:
         if schema.get("format") == "uri":
             return self._url(schema)
         base = _FORMATS.get(str(schema.get("format")), str)
@@ -152,23 +213,50 @@ class ModelBuilder:
                 return url_type
         return Annotated[AnyUrl, UrlConstraints(max_length=schema.get("maxLength"))]
 
-    def _array(self, schema: JsonSchema) -> Any:
-        item = self.annotation(schema.get("items", {}))
-        return _constrained(list[item], schema, _ARRAY_CONSTRAINTS)  # type: ignore[valid-type]
+    def _array(self, schema: JsonSchema, where: str) -> Any:
+        if "prefixItems" in schema:
+            # pydantic writes tuple[X, Y] as prefixItems with minItems = maxItems = the length.
+            prefix = schema["prefixItems"]
+            if schema.get("items") not in (None, False) or not (
+                schema.get("minItems", len(prefix))
+                == schema.get("maxItems", len(prefix))
+                == len(prefix)
+            ):
+                raise SpecError(f"{where}: only fixed-length 'prefixItems' tuples are supported")
+            members = tuple(
+                self.annotation(item, f"{where}/prefixItems/{index}")
+                for index, item in enumerate(prefix)
+            )
+            return tuple[members]  # type: ignore[valid-type]
+        item = self.annotation(schema.get("items", {}), f"{where}/items")
+        container = set if schema.get("uniqueItems") else list
+        return _constrained(container[item], schema, _ARRAY_CONSTRAINTS)
 
-    def _object(self, schema: JsonSchema) -> Any:
+    def _object(self, schema: JsonSchema, where: str) -> Any:
         if "properties" in schema:
-            return self.model(str(schema.get("title", "Object")), schema)
-        values = self.annotation(schema.get("additionalProperties", True))
+            return self.model(str(schema.get("title", "Object")), schema, where)
+        values = self.annotation(
+            schema.get("additionalProperties", True), f"{where}/additionalProperties"
+        )
         return _constrained(dict[str, values], schema, _OBJECT_CONSTRAINTS)  # type: ignore[valid-type]
 
 
-_TYPE_BUILDERS: Mapping[str, Callable[[ModelBuilder, JsonSchema], Any]] = {
+def _check_keywords(schema: JsonSchema, where: str) -> None:
+    unknown = sorted(set(schema) - _VALIDATING - _DESCRIBING)
+    if unknown:
+        raise SpecError(f"{where}: {', '.join(repr(k) for k in unknown)} is not supported")
+
+
+def _pointer(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+_TYPE_BUILDERS: Mapping[str, Callable[[ModelBuilder, JsonSchema, str], Any]] = {
     "string": ModelBuilder._string,
-    "integer": lambda _, schema: _constrained(int, schema, _NUMBER_CONSTRAINTS),
-    "number": lambda _, schema: _constrained(float, schema, _NUMBER_CONSTRAINTS),
-    "boolean": lambda _, schema: bool,
-    "null": lambda _, schema: type(None),
+    "integer": lambda _, schema, where: _constrained(int, schema, _NUMBER_CONSTRAINTS),
+    "number": lambda _, schema, where: _constrained(float, schema, _NUMBER_CONSTRAINTS),
+    "boolean": lambda _, schema, where: bool,
+    "null": lambda _, schema, where: type(None),
     "array": ModelBuilder._array,
     "object": ModelBuilder._object,
 }

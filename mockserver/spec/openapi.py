@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import importlib.resources
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -18,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from mockserver.errors import SpecError
+from mockserver.spec import bundled
 
-BUNDLED_SPEC = "openapi.json"
 SCHEMA_REF_PREFIX = "#/components/schemas/"
 
-# Component names BFL's FastAPI server gives the response models that decide an
-# operation's role. They are the spec's own names, read from its $refs.
-ASYNC_RESPONSES = frozenset({"AsyncResponse", "AsyncWebhookResponse"})
-RESULT_RESPONSE = "ResultResponse"
-CREDITS_RESPONSE = "CreditsResponse"
+# The few property names the async protocol is built on: a submit answers a task ``id``
+# and a ``polling_url``; a poll answers the task's ``id`` and ``status``. Operations are
+# recognised by these shapes, never by the names of their schemas, so a spec nobody has
+# seen yet is served as long as it speaks the same protocol.
+TASK_ID = "id"
+POLLING_URL = "polling_url"
 STATUS_PROPERTY = "status"
 
 JsonSchema = Mapping[str, Any]
@@ -34,11 +34,11 @@ JsonSchema = Mapping[str, Any]
 
 class OperationKind(enum.Enum):
     GENERATION = "generation"
-    """Submits a task: answers AsyncResponse / AsyncWebhookResponse."""
+    """Submits a task: a POST answering ``id`` and ``polling_url``."""
     RESULT = "result"
-    """Polls a task: answers ResultResponse."""
+    """Polls a task: a GET with a required query parameter answering ``id`` and ``status``."""
     CREDITS = "credits"
-    """Reports the balance: answers CreditsResponse."""
+    """Reports the balance: a GET answering one required number."""
     OTHER = "other"
     """Anything else (finetune management): answered with a minimal valid body."""
 
@@ -48,6 +48,8 @@ class TaskStatus(enum.Enum):
 
     TASK_NOT_FOUND = enum.auto()
     PENDING = enum.auto()
+    REASONING = enum.auto()
+    GENERATING = enum.auto()
     REQUEST_MODERATED = enum.auto()
     CONTENT_MODERATED = enum.auto()
     READY = enum.auto()
@@ -55,7 +57,31 @@ class TaskStatus(enum.Enum):
 
     @property
     def is_final(self) -> bool:
-        return self not in (TaskStatus.PENDING, TaskStatus.TASK_NOT_FOUND)
+        return self not in _NOT_FINAL
+
+    @property
+    def is_working(self) -> bool:
+        """A task in this status is still being worked on (Pending, Reasoning, Generating)."""
+        return self in _WORKING
+
+
+_WORKING = frozenset({TaskStatus.PENDING, TaskStatus.REASONING, TaskStatus.GENERATING})
+_NOT_FINAL = _WORKING | {TaskStatus.TASK_NOT_FOUND}
+OPTIONAL_STATUSES = frozenset({TaskStatus.REASONING, TaskStatus.GENERATING})
+"""Stages newer specs add (FLUX 3). A spec without them is served; their tasks stay Pending."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PollShape:
+    """One object schema a poll may answer: its property order and required properties."""
+
+    name: str
+    keys: tuple[str, ...]
+    required: frozenset[str]
+
+    def fits(self, keys: frozenset[str]) -> bool:
+        """Whether a body with exactly ``keys`` (all it means to send) is valid here."""
+        return self.required <= keys <= frozenset(self.keys)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,8 +115,23 @@ class Spec:
     document: Mapping[str, Any]
     operations: tuple[Operation, ...]
     statuses: Mapping[TaskStatus, str]
-    result_keys: tuple[str, ...]
-    """Property order of the poll response, which is also the real API's key order."""
+    """Wire spelling of each status the spec's enum has (Reasoning and Generating may lack)."""
+    poll_shapes: tuple[PollShape, ...]
+    """The object schemas get_result answers, in the spec's order (anyOf branches)."""
+    settled_cost_key: str | None = None
+    """The number a settled-cost poll adds (``cost``), when the spec has such a branch."""
+
+    @property
+    def result_keys(self) -> tuple[str, ...]:
+        """Property order of the plain poll answer, which is also the real API's key order."""
+        return self.poll_shape(settled=False).keys
+
+    def poll_shape(self, *, settled: bool) -> PollShape:
+        """The poll schema for an answer with (or without) a settled cost."""
+        for shape in self.poll_shapes:
+            if self.settled_cost_key is None or (self.settled_cost_key in shape.keys) is settled:
+                return shape
+        return self.poll_shapes[0]
 
     @property
     def components(self) -> Mapping[str, JsonSchema]:
@@ -152,14 +193,17 @@ class Spec:
 
 
 def load_spec(path: Path | None = None) -> Spec:
-    """Load ``path``, or the bundled ``openapi.json``, and check it can drive the mock."""
-    if path is None:
-        raw = importlib.resources.files("mockserver.spec").joinpath(BUNDLED_SPEC).read_bytes()
-    else:
-        try:
-            raw = Path(path).read_bytes()
-        except OSError as error:
-            raise SpecError(f"cannot read spec {path}: {error}") from error
+    """Load ``path`` (a file, or a bundled spec's name), or the bundled ``openapi.json``."""
+    source = bundled.source_of(path)
+    if isinstance(source, bundled.BundledSpec):
+        return parse_spec(source.read())
+    try:
+        raw = source.read_bytes()
+    except OSError as error:
+        known = ", ".join(bundled.names())
+        raise SpecError(
+            f"cannot read spec {source}: {error.strerror or error} (bundled specs: {known})"
+        ) from error
     return parse_spec(raw)
 
 
@@ -170,26 +214,67 @@ def parse_spec(raw: bytes) -> Spec:
         raise SpecError(f"the spec is not valid JSON: {error}") from error
     if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
         raise SpecError("the spec has no 'paths' object")
-    shell = Spec(raw=raw, document=document, operations=(), statuses={}, result_keys=())
+    shell = Spec(raw=raw, document=document, operations=(), statuses={}, poll_shapes=())
     operations = tuple(_read_operations(shell))
-    if not any(op.kind is OperationKind.RESULT for op in operations):
-        raise SpecError(f"the spec has no operation answering {RESULT_RESPONSE} (get_result)")
-    result_schema = shell.component(SCHEMA_REF_PREFIX + RESULT_RESPONSE)
-    properties = result_schema.get("properties", {})
-    if STATUS_PROPERTY not in properties:
-        raise SpecError(f"{RESULT_RESPONSE} has no '{STATUS_PROPERTY}' property")
-    statuses = _read_statuses(shell.resolve(properties[STATUS_PROPERTY]))
+    polls = [op for op in operations if op.kind is OperationKind.RESULT]
+    if not polls:
+        raise SpecError(
+            "the spec has no operation polling a task (get_result): a GET with a required "
+            f"query parameter whose 200 answers '{TASK_ID}' and '{STATUS_PROPERTY}'"
+        )
+    shapes = _poll_shapes(shell, polls[0])
+    status_schema = shell.resolve(
+        next(
+            dict(_properties(shell, s)[STATUS_PROPERTY]) for s in _object_branches(shell, polls[0])
+        )
+    )
     return dataclasses.replace(
-        shell, operations=operations, statuses=statuses, result_keys=tuple(properties)
+        shell,
+        operations=operations,
+        statuses=_read_statuses(status_schema, polls[0].path),
+        poll_shapes=shapes,
+        settled_cost_key=_settled_cost_key(shell, shapes, polls[0]),
     )
 
 
-def _read_statuses(schema: JsonSchema) -> dict[TaskStatus, str]:
+def _poll_shapes(spec: Spec, operation: Operation) -> tuple[PollShape, ...]:
+    shapes = []
+    for schema in _object_branches(spec, operation):
+        properties = _properties(spec, schema)
+        shapes.append(
+            PollShape(
+                name=str(schema.get("title", operation.operation_id)),
+                keys=tuple(properties),
+                required=frozenset(schema.get("required", ())),
+            )
+        )
+    return tuple(shapes)
+
+
+def _settled_cost_key(spec: Spec, shapes: tuple[PollShape, ...], op: Operation) -> str | None:
+    """The required number one poll branch has and another lacks (``cost`` in Oct 2026)."""
+    if len(shapes) < 2:
+        return None
+    common = frozenset.intersection(*(frozenset(shape.keys) for shape in shapes))
+    for schema, shape in zip(_object_branches(spec, op), shapes, strict=True):
+        for name in shape.required - common:
+            if spec.resolve(_properties(spec, schema)[name]).get("type") == "number":
+                return name
+    return None
+
+
+def _read_statuses(schema: JsonSchema, where: str) -> dict[TaskStatus, str]:
     spelled = {_constant_name(value): value for value in schema.get("enum", [])}
-    missing = [status.name for status in TaskStatus if status.name not in spelled]
+    missing = [
+        status.name
+        for status in TaskStatus
+        if status.name not in spelled and status not in OPTIONAL_STATUSES
+    ]
     if missing:
-        raise SpecError(f"the task status enum lacks {', '.join(missing)}: {schema.get('enum')}")
-    return {status: spelled[status.name] for status in TaskStatus}
+        raise SpecError(
+            f"{where}: the task status enum lacks {', '.join(missing)}: {schema.get('enum')}"
+        )
+    return {status: spelled[status.name] for status in TaskStatus if status.name in spelled}
 
 
 def _constant_name(text: str) -> str:
@@ -221,7 +306,7 @@ def _read_operations(spec: Spec) -> list[Operation]:
                     operation_id=operation_id,
                     method=method.upper(),
                     path=path,
-                    kind=_classify(spec, method, responses.get(200)),
+                    kind=_classify(spec, method, raw, responses.get(200)),
                     parameters=tuple(
                         _read_parameter(spec, p)
                         for p in [*shared_parameters, *raw.get("parameters", [])]
@@ -260,25 +345,70 @@ def _read_parameter(spec: Spec, raw: Mapping[str, Any]) -> Parameter:
         raise SpecError(f"a parameter lacks {error}: {dict(raw)}") from None
 
 
-def _classify(spec: Spec, method: str, ok_schema: JsonSchema | None) -> OperationKind:
-    names = _referenced_names(ok_schema)
-    if method == "post" and names and names <= ASYNC_RESPONSES:
+def _classify(
+    spec: Spec, method: str, operation: Mapping[str, Any], ok: JsonSchema | None
+) -> OperationKind:
+    branches = [spec.resolve(branch) for branch in _branches(spec, ok)]
+    objects = [branch for branch in branches if branch.get("type") == "object"]
+    if method == "post" and any(_requires(o, TASK_ID, POLLING_URL) for o in objects):
         return OperationKind.GENERATION
-    if method == "get" and names == {RESULT_RESPONSE}:
+    if method != "get":
+        return OperationKind.OTHER
+    takes_query = any(
+        spec.resolve(p).get("in") == "query" and spec.resolve(p).get("required")
+        for p in operation.get("parameters", [])
+    )
+    if takes_query and any(_is_poll_answer(spec, o) for o in objects):
         return OperationKind.RESULT
-    if method == "get" and names == {CREDITS_RESPONSE}:
+    if len(objects) == 1 and _single_number(spec, objects[0]):
         return OperationKind.CREDITS
     return OperationKind.OTHER
 
 
-def _referenced_names(schema: JsonSchema | None) -> set[str]:
-    """Component names a response schema is made of (directly or as anyOf/oneOf branches)."""
+def _requires(schema: JsonSchema, *names: str) -> bool:
+    required = schema.get("required", ())
+    return all(name in required for name in names)
+
+
+def _is_poll_answer(spec: Spec, schema: JsonSchema) -> bool:
+    if not _requires(schema, TASK_ID, STATUS_PROPERTY):
+        return False
+    status = _properties(spec, schema).get(STATUS_PROPERTY)
+    return status is not None and bool(spec.resolve(status).get("enum"))
+
+
+def _single_number(spec: Spec, schema: JsonSchema) -> bool:
+    required = schema.get("required", ())
+    properties = _properties(spec, schema)
+    return (
+        len(required) == 1
+        and required[0] in properties
+        and spec.resolve(properties[required[0]]).get("type") == "number"
+    )
+
+
+def _branches(spec: Spec, schema: JsonSchema | None) -> list[JsonSchema]:
+    """The alternatives a response schema is made of (itself, or its anyOf/oneOf branches)."""
     if not schema:
-        return set()
-    if "$ref" in schema:
-        return {str(schema["$ref"]).removeprefix(SCHEMA_REF_PREFIX)}
-    branches: Sequence[JsonSchema] = schema.get("anyOf") or schema.get("oneOf") or []
-    return set().union(*(_referenced_names(branch) for branch in branches))
+        return []
+    resolved = spec.resolve(schema)
+    alternatives: Sequence[JsonSchema] | None = resolved.get("anyOf") or resolved.get("oneOf")
+    if alternatives is None:
+        return [schema]
+    return [branch for alternative in alternatives for branch in _branches(spec, alternative)]
+
+
+def _object_branches(spec: Spec, operation: Operation) -> list[JsonSchema]:
+    return [
+        resolved
+        for resolved in (spec.resolve(b) for b in _branches(spec, operation.responses.get(200)))
+        if resolved.get("type") == "object"
+    ]
+
+
+def _properties(spec: Spec, schema: JsonSchema) -> Mapping[str, JsonSchema]:
+    properties: Mapping[str, JsonSchema] = schema.get("properties", {})
+    return properties
 
 
 def _api_key_header(

@@ -41,6 +41,8 @@ class Task:
     outcome: TaskStatus = TaskStatus.READY
     """The final status this task will reach."""
     outcome_details: Mapping[str, Any] | None = None
+    outcome_status_code: int = 200
+    """HTTP status of a poll answering the final status (422 for an input it cannot use)."""
     scenario: Scenario = NO_SCENARIO
     """Faults and other directives this task was submitted with."""
     polls: int = 0
@@ -53,6 +55,15 @@ class Task:
     @property
     def details(self) -> Mapping[str, Any] | None:
         return self.outcome_details if self.status is self.outcome else None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Standing:
+    """A key's unfinished tasks (all, and of one endpoint) and the credits left to commit."""
+
+    active: int
+    active_here: int
+    available: float
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -135,6 +146,7 @@ class TaskStore(Protocol):
         *,
         outcome: TaskStatus = ...,
         outcome_details: Mapping[str, Any] | None = ...,
+        outcome_status_code: int = ...,
         scenario: Scenario = ...,
     ) -> Task: ...
     def poll(self, task_id: str) -> Task | None: ...
@@ -146,7 +158,7 @@ class TaskStore(Protocol):
     def set_balance(self, api_key: str, credits: float) -> None: ...
     def available(self, api_key: str) -> float: ...
     def active_tasks(self, api_key: str | None) -> int: ...
-    def standing(self, api_key: str | None) -> tuple[int, float]: ...
+    def standing(self, api_key: str | None, endpoint: str = ...) -> Standing: ...
     def scenario(self) -> Scenario: ...
     def set_scenario(self, scenario: Scenario) -> None: ...
     def take_fault(self, scope: str, target: Target, times: int | None) -> bool: ...
@@ -210,6 +222,7 @@ class MemoryStore:
         *,
         outcome: TaskStatus = TaskStatus.READY,
         outcome_details: Mapping[str, Any] | None = None,
+        outcome_status_code: int = 200,
         scenario: Scenario = NO_SCENARIO,
     ) -> Task:
         with self._lock:
@@ -224,6 +237,7 @@ class MemoryStore:
                 blob=f"{rng.getrandbits(128):032x}",
                 outcome=outcome,
                 outcome_details=outcome_details,
+                outcome_status_code=outcome_status_code,
                 scenario=scenario,
             )
             self._tasks[task.id] = task
@@ -270,18 +284,24 @@ class MemoryStore:
             self._settle(api_key)
             return self._balances.get(api_key, self._starting_credits)
 
-    def standing(self, api_key: str | None) -> tuple[int, float]:
-        """``active_tasks`` and ``available`` at once (one settling, for every submit)."""
+    def standing(self, api_key: str | None, endpoint: str = "") -> Standing:
+        """Where a key stands before a submit to ``endpoint`` (one settling per submit)."""
         with self._lock:
             self._settle(api_key)
+            unfinished = self._uncharged.get(api_key, ())
+            here = sum(
+                1
+                for task_id in unfinished
+                if (task := self._tasks.get(task_id)) and task.generation.endpoint == endpoint
+            )
             if api_key is None:
-                return len(self._uncharged.get(None, ())), 0.0
+                return Standing(len(unfinished), here, 0.0)
             balance = self._balances.get(api_key, self._starting_credits)
-            return len(self._uncharged.get(api_key, ())), balance - self._reserved[api_key]
+            return Standing(len(unfinished), here, balance - self._reserved[api_key])
 
     def active_tasks(self, api_key: str | None) -> int:
         """Tasks of this key still working."""
-        return self.standing(api_key)[0]
+        return self.standing(api_key).active
 
     def scenario_of(self, task_id: str) -> Scenario | None:
         """The directives a task was submitted with (None for an unknown id), as is."""
@@ -312,7 +332,7 @@ class MemoryStore:
 
     def available(self, api_key: str) -> float:
         """The balance less what this key's unfinished tasks will cost when Ready."""
-        return self.standing(api_key)[1]
+        return self.standing(api_key).available
 
     def scenario(self) -> Scenario:
         return self._scenario
@@ -412,11 +432,17 @@ class MemoryStore:
         if task.outcome is TaskStatus.REQUEST_MODERATED:
             # Rejected at submission: final from the first look, never generated.
             return {"status": task.outcome, "progress": None}
+        generation = task.generation
         stage = stage_at(
-            self._progression, created_at=task.created_at, now=self._clock.now(), polls=polls
+            self._progression,
+            created_at=task.created_at,
+            now=self._clock.now(),
+            polls=polls,
+            working=generation.working,
+            tenths=generation.tenths,
         )
         if not stage.finished:
-            return {"progress": stage.progress}
+            return {"status": stage.status, "progress": stage.progress}
         return {
             "status": task.outcome,
             "progress": None,
