@@ -18,6 +18,7 @@ from typing import Any
 import uvicorn
 
 from mockserver import __version__
+from mockserver.domain.endpoints import BehaviourTable, load_table
 from mockserver.errors import MockServerError
 from mockserver.http.admin import ADMIN_ROOT
 from mockserver.http.app import create_app
@@ -25,7 +26,7 @@ from mockserver.http.handlers import Runtime
 from mockserver.serving.server import listen, server_stack, uvicorn_config
 from mockserver.settings import MockSettings, Timing, env_name, parse_value
 from mockserver.spec import bundled
-from mockserver.spec.openapi import OperationKind, parse_spec
+from mockserver.spec.openapi import OperationKind, Spec, load_spec, parse_spec
 
 PROG = "bfl-mock"
 # Commands of the contract kit (package ``contracts``, extra ``bfl-mock[contracts]``),
@@ -80,6 +81,15 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
         description="The specs bundled with bfl-mock; `serve --spec NAME` serves one.",
     )
     specs.set_defaults(run=_specs)
+    endpoints = commands.add_parser(
+        "endpoints",
+        help="show what each endpoint of a spec does beyond its schema (size, price, limits)",
+        description="Each generation endpoint of the spec, as the endpoint table describes "
+        "it: output size rule, media, price, cost on submit, statuses, limit, URL lifetime.",
+    )
+    endpoints.add_argument("--spec", dest="spec", metavar="SPEC", help="a file or bundled name")
+    endpoints.add_argument("--endpoint-table", dest="endpoint_table", metavar="FILE")
+    endpoints.set_defaults(run=_endpoints)
     for name, help_text in CONTRACT_COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
         if name == "check-client":
@@ -150,6 +160,22 @@ def _specs(args: argparse.Namespace, settings: MockSettings) -> int:
     for alias, target in bundled.ALIASES.items():
         print(f"{alias:<16} = {target}")
     return 0
+
+
+def _endpoints(args: argparse.Namespace, settings: MockSettings) -> int:
+    print(endpoint_table(load_spec(settings.spec), load_table(settings.endpoint_table)))
+    return 0
+
+
+def endpoint_table(spec: Spec, table: BehaviourTable) -> str:
+    """The behaviour of each generation endpoint of ``spec``, as a Markdown table."""
+    rows = [
+        table.for_path(op.path).describe() for op in spec.operations_of(OperationKind.GENERATION)
+    ]
+    header = list(rows[0]) if rows else []
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(row.values()) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def _banner(runtime: Runtime, origin: str) -> str:

@@ -134,6 +134,11 @@ class MockSettings:
         "the endpoint's own, 10 min for images, 1 h for FLUX 3 image and the video tools, "
         "2 h for FLUX 3 video)",
     )
+    endpoint_table: Path | None = setting(
+        None,
+        help="a TOML file of endpoint-behaviour rows laid over the bundled table (sizes, "
+        "prices, limits, statuses per endpoint; README: Endpoint behaviours)",
+    )
     url_inputs: UrlInputs = setting(
         UrlInputs.STAND_IN,
         help="media URLs beyond loopback (never fetched): 'stand-in' (a plain 1024x1024 "

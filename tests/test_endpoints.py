@@ -11,6 +11,7 @@ import base64
 import datetime
 import io
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import av
@@ -19,6 +20,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from mockserver.clock import ManualClock
+from mockserver.errors import SpecError
 from mockserver.render.video import VideoRequest, render_video
 from mockserver.settings import UrlInputs
 from mockserver.spec.openapi import OperationKind, load_spec
@@ -529,3 +531,29 @@ def test_sample_urls_live_as_long_as_each_endpoints_do(
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(polls[-1][1]["result"]["sample"]).query)
     expires = datetime.datetime.fromtimestamp(int(clock.now()) + seconds, datetime.timezone.utc)
     assert query["se"] == [expires.strftime("%Y-%m-%dT%H:%M:%SZ")]
+
+
+def test_rows_of_a_table_file_are_laid_over_the_bundled_table(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    table = tmp_path / "endpoints.toml"
+    table.write_text(
+        '["/v1/flux-kontext-max"]\nactive_limit = 2\n'
+        '["/v1/flux-2-pro"]\nprice = [{ formula = "flat", credits = 1.25 }]\n'
+    )
+    client = make_client(spec=OCT_SPEC, endpoint_table=table)
+    limited = [client.post("/v1/flux-kontext-max", json={"prompt": "x"}, headers=AUTH).status_code
+               for _ in range(3)]  # fmt: skip
+    assert limited == [200, 200, 429]
+    quote = client.post("/v1/flux-2-pro", json={"prompt": "x"}, headers=AUTH).json()
+    # The price changed; the rest of the row (numbers on submit, 1 MP output) did not.
+    assert (quote["cost"], quote["output_mp"]) == (1.25, 1.0)
+
+
+def test_a_broken_table_file_is_refused_at_start_with_where(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    table = tmp_path / "endpoints.toml"
+    table.write_text('["/v1/flux-2-pro"]\nsize = { rule = "sideways" }\n')
+    with pytest.raises(SpecError, match="'/v1/flux-2-pro'.*unknown size rule 'sideways'"):
+        make_client(spec=OCT_SPEC, endpoint_table=table)

@@ -9,12 +9,16 @@ import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from contracts import ClientBroke
 from contracts.stance import OUT_OF_SPEC_STATUSES
+from mockserver.cli import endpoint_table
+from mockserver.domain.endpoints import load_table
 from mockserver.settings import MockSettings
+from mockserver.spec.openapi import load_spec
 
 from support import ROOT
 
@@ -29,6 +33,12 @@ def test_settings_table_lists_every_setting_with_its_help() -> None:
     }
     fields = {field.name: field.metadata["help"] for field in dataclasses.fields(MockSettings)}
     assert rows == fields
+
+
+def test_endpoints_table_is_what_bfl_mock_endpoints_prints() -> None:
+    table = README.split("<!-- endpoints-table")[1].split("\n", 1)[1]
+    table = table.split("<!-- /endpoints-table -->")[0].strip()
+    assert table == endpoint_table(load_spec(Path("latest")), load_table())
 
 
 def test_first_screen_shows_exactly_two_setup_commands() -> None:

@@ -510,6 +510,23 @@ def test_concurrent_gets_share_one_render_and_keep_it() -> None:
     asyncio.run(scenario())
 
 
+def test_a_prepared_render_is_the_one_a_later_get_receives() -> None:
+    async def scenario() -> None:
+        renderer = CountingRenderer(size=64, hold=True)
+        cache = VideoCache(1000, render=renderer)
+        cache.prepare(small())
+        await started(renderer, 1)
+        cache.prepare(small())  # already underway: not started twice
+        renderer.release.set()
+        video = await cache.get(small())
+        assert len(video.data) == 64 and len(renderer.calls) == 1
+        cache.prepare(small())  # already kept: nothing to do
+        assert len(renderer.calls) == 1 and cache.cached(small()) is video
+        cache.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_requester_going_away_does_not_cancel_the_shared_render() -> None:
     async def scenario() -> None:
         renderer = CountingRenderer(size=64, hold=True)

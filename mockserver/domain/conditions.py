@@ -17,6 +17,9 @@ class When:
     def parse(cls, raw: Mapping[str, Any]) -> When:
         return cls(tuple(raw.items()))
 
+    def describe(self) -> str:
+        return ", ".join(f"{field}={_show(value)}" for field, value in self.conditions)
+
     def matches(self, body: Mapping[str, Any]) -> bool:
         return all(_same(body.get(field), value) for field, value in self.conditions)
 
@@ -26,3 +29,7 @@ def _same(actual: Any, expected: Any) -> bool:
     if isinstance(actual, bool) or isinstance(expected, bool):
         return actual is expected
     return bool(actual == expected)
+
+
+def _show(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

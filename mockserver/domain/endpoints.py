@@ -15,6 +15,7 @@ import functools
 import importlib.resources
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from mockserver.domain import checks, pricing, sizing
@@ -135,6 +136,24 @@ class EndpointBehaviour:
                 return kind
         return None
 
+    def describe(self) -> dict[str, str]:
+        """The row in words, for ``bfl-mock endpoints`` and the README."""
+        price = "; ".join(
+            (f"{case.when.describe()}: " if case.when.conditions else "") + case.formula.describe()
+            for case in self.price
+        )
+        return {
+            "endpoint": self.path,
+            "output": f"{self.media.value} ({self.default_format}): {self.size.describe()}",
+            "price (credits)": price,
+            "cost on submit": self.submit_cost.value
+            + ("; settled on the final poll" if self.settled_cost else ""),
+            "statuses": " > ".join(self.statuses)
+            + (" (progress)" if self.progress is Progress.TENTHS else ""),
+            "limit": "" if self.active_limit is None else str(self.active_limit),
+            "URL lives": f"{self.sample_ttl_seconds / 60:g} min",
+        }
+
     def formula_for(self, body: Mapping[str, Any]) -> pricing.Formula:
         for case in self.price:
             if case.when.matches(body):
@@ -169,19 +188,37 @@ class BehaviourTable:
         return row
 
 
-@functools.lru_cache(maxsize=1)
-def load_table() -> BehaviourTable:
-    """The table shipped with the package."""
+@functools.lru_cache(maxsize=8)
+def load_table(overrides: Path | None = None) -> BehaviourTable:
+    """The table shipped with the package, with the rows of ``overrides`` laid over it.
+
+    An override row changes only the keys it gives; a path the table lacks is added.
+    """
     text = importlib.resources.files("mockserver.domain").joinpath(TABLE_FILE).read_text()
-    return parse_table(text)
+    rows = _rows(text, TABLE_FILE)
+    if overrides is not None:
+        try:
+            extra = _rows(overrides.read_text(), str(overrides))
+        except OSError as error:
+            raise SpecError(f"cannot read the endpoint table {overrides}: {error}") from error
+        for path, row in extra.items():
+            rows[path] = {**rows.get(path, {}), **row}
+    return BehaviourTable(rows)
 
 
 def parse_table(text: str) -> BehaviourTable:
+    return BehaviourTable(_rows(text, TABLE_FILE))
+
+
+def _rows(text: str, where: str) -> dict[str, dict[str, Any]]:
     try:
         rows = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"the endpoint table is not valid TOML: {error}") from error
-    return BehaviourTable(rows)
+        raise SpecError(f"{where} is not valid TOML: {error}") from error
+    bad = [path for path, row in rows.items() if not isinstance(row, dict)]
+    if bad:
+        raise SpecError(f'{where}: {", ".join(bad)} must be tables (["/v1/..."] rows)')
+    return rows
 
 
 def _row(path: str, row: Mapping[str, Any], *, known: bool) -> EndpointBehaviour:

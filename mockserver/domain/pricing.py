@@ -36,6 +36,7 @@ class Price:
 
 class Formula(Protocol):
     def price(self, order: Order) -> Price: ...
+    def describe(self) -> str: ...
 
 
 def _megapixels(order: Order) -> tuple[float, float]:
@@ -50,6 +51,9 @@ class Flat:
 
     name: ClassVar[str] = "flat"
     credits: float
+
+    def describe(self) -> str:
+        return f"{self.credits:g}"
 
     def price(self, order: Order) -> Price:
         return Price(self.credits, *_megapixels(order))
@@ -69,6 +73,10 @@ class Megapixels:
     per_mp: float
     inputs: bool = True
 
+    def describe(self) -> str:
+        extra = " and input" if self.inputs else ""
+        return f"{self.first:g} + {self.per_mp:g} per further output{extra} MP, each rounded up"
+
     def price(self, order: Order) -> Price:
         further = ceil_megapixels(order.width * order.height) - 1
         if self.inputs:
@@ -85,6 +93,9 @@ class Lookup:
     field: str
     credits: Mapping[str, float]
 
+    def describe(self) -> str:
+        return f"{self.field}: " + ", ".join(f"{k} {v:g}" for k, v in self.credits.items())
+
     def price(self, order: Order) -> Price:
         value = str(order.body.get(self.field))
         cost = self.credits.get(value, max(self.credits.values()))
@@ -99,6 +110,12 @@ class PerSecond:
     credits: float | Mapping[str, float]
     field: str | None = None
 
+    def describe(self) -> str:
+        if isinstance(self.credits, (int, float)):
+            return f"{self.credits:g} per second"
+        rates = ", ".join(f"{k} {v:g}" for k, v in self.credits.items())
+        return f"per second by {self.field}: {rates}"
+
     def price(self, order: Order) -> Price:
         rate = self.credits
         if not isinstance(rate, (int, float)):
@@ -112,6 +129,9 @@ class MegapixelSeconds:
 
     name: ClassVar[str] = "megapixel_seconds"
     credits: float
+
+    def describe(self) -> str:
+        return f"{self.credits:g} per output MP x second, rounded up"
 
     def price(self, order: Order) -> Price:
         area = order.width * order.height / MEGAPIXEL

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import math
 import random
 import re
@@ -152,6 +153,19 @@ def parse(text: str) -> Scenario:
         if item:
             scenario = scenario.merged(_parse_one(item))
     return scenario
+
+
+@functools.lru_cache(maxsize=1024)
+def parsed(text: str) -> Scenario:
+    """``parse`` for directives already checked once (a task's, the server's), remembered."""
+    return parse(text)
+
+
+def prompt_directives(prompt: str) -> str:
+    """The directives of a prompt's ``[mock:...]`` tags, as one comma-separated text."""
+    if PROMPT_TAG not in prompt:
+        return ""
+    return ",".join(PROMPT_DIRECTIVE.findall(prompt))
 
 
 def from_prompt(prompt: str) -> Scenario:

@@ -21,6 +21,7 @@ MEGAPIXEL_AREA = DEFAULT_SIDE * DEFAULT_SIDE
 
 class SizeRule(Protocol):
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]: ...
+    def describe(self) -> str: ...
 
 
 def parse_ratio(text: Any) -> float | None:
@@ -61,6 +62,9 @@ class Requested:
     aspect: str = "aspect_ratio"
     step: int = 32
 
+    def describe(self) -> str:
+        return f"{self.width} x {self.height} as asked (else {self.aspect} at ~1 MP, else 1024²)"
+
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         width, height = body.get(self.width), body.get(self.height)
         if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
@@ -80,6 +84,9 @@ class AspectArea:
     area: int
     step: int
 
+    def describe(self) -> str:
+        return f"{self.field} at {self.area / 2**20:g} MiP, sides /{self.step}"
+
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         ratio = parse_ratio(body.get(self.field)) or 1.0
         return at_area(ratio, self.area, self.step)
@@ -94,6 +101,10 @@ class Buckets:
     field: str = "aspect_ratio"
     input: str | None = None
 
+    def describe(self) -> str:
+        via = f"{self.input} or " if self.input else ""
+        return f"~1 MP, the size nearest in shape to {via}{self.field} ({len(self.buckets)} sizes)"
+
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         ratio = parse_ratio(body.get(self.field)) or _input_ratio(inputs, self.input) or 1.0
         return min(self.buckets, key=lambda size: abs(math.log(size[0] / size[1] / ratio)))
@@ -105,6 +116,9 @@ class InputSize:
 
     name: ClassVar[str] = "input"
     input: str
+
+    def describe(self) -> str:
+        return f"the size of {self.input}"
 
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         item = inputs.first(self.input)
@@ -119,6 +133,9 @@ class InputMargins:
     input: str
     add_width: tuple[str, ...]
     add_height: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.input} + {' + '.join(self.add_width)} x + {' + '.join(self.add_height)}"
 
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         width, height = InputSize(self.input).size(body, inputs)
@@ -137,6 +154,12 @@ class InputCapped:
     max_area: int
     area: int
     step: int = 16
+
+    def describe(self) -> str:
+        return (
+            f"the size of {self.input}; over {self.max_area / 2**20:g} MiP, "
+            f"~{self.area / 2**20:g} MiP at its shape"
+        )
 
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         item = inputs.first(self.input)
@@ -162,6 +185,12 @@ class RequestedOrInput:
     side: int = DEFAULT_SIDE
     width: str = "width"
     height: str = "height"
+
+    def describe(self) -> str:
+        return (
+            f"{self.width} x {self.height} as asked, else {self.input}, else {self.side}²; "
+            f"at most {self.max_area / 2**20:g} MiP"
+        )
 
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         width, height = body.get(self.width), body.get(self.height)
@@ -192,6 +221,9 @@ class AreaTiers:
     step: int = 16
     input: str | None = None
 
+    def describe(self) -> str:
+        return f"{self.field} tier's area at {self.aspect_field} (auto: first image, else 1:1)"
+
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         area = self.tiers.get(str(body.get(self.field)), MEGAPIXEL_AREA)
         ratio = parse_ratio(body.get(self.aspect_field)) or _input_ratio(inputs, self.input) or 1.0
@@ -213,6 +245,9 @@ class Table:
     auto: str
     input: str | None = None
     source: str | None = None
+
+    def describe(self) -> str:
+        return f"the published {self.field} x {self.aspect_field} table (auto: {self.auto})"
 
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         sizes = self.table.get(str(body.get(self.field))) or next(iter(self.table.values()))
@@ -248,6 +283,9 @@ class SourceVideo:
     short_side: int
     step: int
 
+    def describe(self) -> str:
+        return f"the size of {self.input}; over {self.max_short_side}p, {self.short_side}p"
+
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         item = inputs.first(self.input)
         if item is None:
@@ -268,6 +306,9 @@ class ScaledSource:
     factor_field: str
     max_area: int
     step: int = 2
+
+    def describe(self) -> str:
+        return f"{self.input} x {self.factor_field}, at most {self.max_area / 2**20:g} MiP"
 
     def size(self, body: Mapping[str, Any], inputs: Inputs) -> tuple[int, int]:
         item = inputs.first(self.input)

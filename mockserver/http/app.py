@@ -183,7 +183,7 @@ def create_app(
             scenario=default_scenario,
         )
     renderer = responses.Renderer(spec)
-    behaviours = load_table()
+    behaviours = load_table(settings.endpoint_table)
     renderer.check_result_keys(behaviours)
     secrets = random.Random(settings.seed)
     signer = SampleSigner(secrets.randbytes(32))

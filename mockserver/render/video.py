@@ -1098,12 +1098,27 @@ class VideoCache:
 
         ``sources`` is read only when a render starts, and let go when it ends.
         """
-        if self._stop.is_set():
-            raise RenderCancelled("the video cache is closed")
         cached = self._videos.get(request)
         if cached is not None:
             self._videos.move_to_end(request)
             return cached
+        # shield: a requester that goes away must not cancel the render the others share.
+        return await asyncio.shield(self._start(request, sources))
+
+    def prepare(self, request: VideoRequest, sources: Mapping[str, bytes] | None = None) -> None:
+        """Start rendering now, unless kept or underway, for a ``get`` later.
+
+        A task's clip is started when the task is made, so its rendering overlaps the
+        task's generation time instead of holding up the download.
+        """
+        if request not in self._videos:
+            self._start(request, sources)
+
+    def _start(
+        self, request: VideoRequest, sources: Mapping[str, bytes] | None
+    ) -> asyncio.Future[RenderedVideo]:
+        if self._stop.is_set():
+            raise RenderCancelled("the video cache is closed")
         pending = self._pending.get(request)
         if pending is None:
             pending = asyncio.get_running_loop().run_in_executor(
@@ -1111,8 +1126,7 @@ class VideoCache:
             )
             self._pending[request] = pending
             pending.add_done_callback(functools.partial(self._settle, request))
-        # shield: a requester that goes away must not cancel the render the others share.
-        return await asyncio.shield(pending)
+        return pending
 
     def close(self) -> None:
         """Stop running renders at their next frame, and drop the queued ones."""
