@@ -42,6 +42,8 @@ from typing import Any
 
 import httpx
 
+from mockserver.progress import Progress
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import loadgen
@@ -222,8 +224,9 @@ MOCK, CEILING, PRISM = "bfl-mock", "ceiling", "prism"
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, progress: Progress) -> None:
         self.args = args
+        self.progress = progress
         self.server_pin, self.load_pin = servers.pinning()
         load_cores = len(servers.cores()) - 1 if self.load_pin else 1
         wrk = None if args.python_load else loadgen.ensure_wrk(print)
@@ -244,6 +247,21 @@ class Bench:
             Row("download 1024x768 jpeg", READY_NOW, self.image, Target(0.5)),
         ]
         self.results = {row.name: Measured() for row in self.rows}
+        self.loads_done = 0
+
+    def servers_of(self, row: Row) -> int:
+        return 2 + (self.prism is not None and row.prism_row is not None)
+
+    @property
+    def loads_planned(self) -> int:
+        """Loads of the whole run: a warm-up and every round, per server of each row."""
+        return sum(self.servers_of(row) * (self.args.rounds + 1) for row in self.rows)
+
+    def tell(self, row: Row, what: str, server: str) -> None:
+        self.loads_done += 1
+        self.progress(
+            f"{row.name}: {what}, {server}  (load {self.loads_done} of {self.loads_planned})"
+        )
 
     def load(self, server: servers.Server, request: Request, expected: int) -> Sample:
         """One measured load, with the server's CPU time and what others used meanwhile."""
@@ -304,6 +322,7 @@ class Bench:
                 if prism_server is not None and row.prism_row is not None:
                     order.append((prism_server, 422 if row.prism_row == "invalid" else 200))
                 for server, _ in order:  # warm-up, not counted
+                    self.tell(row, "warm-up", server.name)
                     self.generator.run(
                         server.url,
                         request,
@@ -314,15 +333,16 @@ class Bench:
                     # Alternate who goes first, so that a drift in the machine's load
                     # does not always favour the same server.
                     for server, status in order[:: -1 if round_index % 2 else 1]:
+                        rounds = self.args.rounds
+                        self.tell(row, f"round {round_index + 1} of {rounds}", server.name)
                         sample = self.load(server, request, status)
                         self.results[row.name].add(server.name, sample)
                         load = sample.load
-                        print(
+                        self.progress.print(
                             f"  {row.name:24s} round {round_index + 1}  {server.name:8s}"
                             f" {load.rate:8.0f} req/s  p50 {load.p50_ms:7.2f} ms"
                             f"  p99 {load.p99_ms:7.2f} ms  {sample.cpu_us:6.1f} CPU µs/req"
-                            f"  others {sample.elsewhere:4.0%}",
-                            flush=True,
+                            f"  others {sample.elsewhere:4.0%}"
                         )
                 if self.profiler:
                     for server in (mock, ceiling):
@@ -342,7 +362,7 @@ class Bench:
             self.profiles[name] = [f"py-spy failed: {errors.decode(errors='replace')[-300:]}"]
         else:
             self.profiles[name] = spy.summary(output)
-        print(f"  {name}: profile in {output.relative_to(BENCH_DIR.parent)}", flush=True)
+        self.progress.print(f"  {name}: profile in {output.relative_to(BENCH_DIR.parent)}")
 
     def run(self) -> None:
         prism_server = None
@@ -671,28 +691,45 @@ def main() -> int:
         help="after each row, sample the mock under one more load with py-spy",
     )
     args = parser.parse_args()
-    bench = Bench(args)
-    info = machine(bench)
-    for name, value in info.items():
-        print(f"{name}: {value}")
-    print(
-        f"each load: {args.connections} connections for {args.seconds:g} s; {args.rounds} "
-        f"rounds per row after a {WARM_UP_SECONDS:g} s warm-up of each server\n",
-        flush=True,
-    )
-    bench.run()
-    print("start-up, renders, event loop, in-process cycles", flush=True)
-    solo_figures: dict[str, Any] = {
-        "startup_mock_s": startup_seconds(servers.mock_argv(), bench.server_pin, STARTUP_SAMPLES),
-        "startup_ceiling_s": startup_seconds(
-            servers.ceiling_argv(), bench.server_pin, STARTUP_SAMPLES
-        ),
-        "render": median_run("render", bench.server_pin),
-        "loop": loop_while_rendering(bench.server_pin),
-        "cycles_strict": median_run("cycles", bench.server_pin, "--strict"),
-        "cycles_lenient": median_run("cycles", bench.server_pin, "--no-strict"),
-        "protocol": protocol_figures(bench.server_pin),
-    }
+    # On a terminal, a status line says where the run is; in a log, only results.
+    with Progress("bench") as progress:
+        bench = Bench(args, progress)
+        info = machine(bench)
+        for name, value in info.items():
+            print(f"{name}: {value}")
+        print(
+            f"each load: {args.connections} connections for {args.seconds:g} s; {args.rounds} "
+            f"rounds per row after a {WARM_UP_SECONDS:g} s warm-up of each server\n",
+            flush=True,
+        )
+        bench.run()
+        progress.print("start-up, renders, event loop, in-process cycles")
+        pin = bench.server_pin
+        solo: dict[str, tuple[str, Callable[[], Any]]] = {
+            "startup_mock_s": (
+                "start-up of bfl-mock",
+                lambda: startup_seconds(servers.mock_argv(), pin, STARTUP_SAMPLES),
+            ),
+            "startup_ceiling_s": (
+                "start-up of the ceiling",
+                lambda: startup_seconds(servers.ceiling_argv(), pin, STARTUP_SAMPLES),
+            ),
+            "render": ("first renders", lambda: median_run("render", pin)),
+            "loop": ("event loop during a render", lambda: loop_while_rendering(pin)),
+            "cycles_strict": (
+                "in-process cycles, strict",
+                lambda: median_run("cycles", pin, "--strict"),
+            ),
+            "cycles_lenient": (
+                "in-process cycles, strict off",
+                lambda: median_run("cycles", pin, "--no-strict"),
+            ),
+            "protocol": ("requests without sockets", lambda: protocol_figures(pin)),
+        }
+        solo_figures: dict[str, Any] = {}
+        for number, (key, (what, measure)) in enumerate(solo.items(), 1):
+            progress(f"{what}  ({number} of {len(solo)})")
+            solo_figures[key] = measure()
     info["load average at end"] = " ".join(f"{load:.2f}" for load in os.getloadavg())
     tables, verdicts = report(bench, solo_figures)
     machine_note = "\n".join(f"- {name}: {value}" for name, value in info.items())

@@ -16,7 +16,7 @@ Checks:
   valid answers and raises ``ClientBroke`` with the smallest answers that break it.
 
 Everything raises ``ContractViolation`` (an ``AssertionError``) when a contract is broken.
-Needs the ``bfl-mock[contracts]`` extra (hypothesis and schemathesis).
+Needs bfl-mock's ``contracts`` extra (hypothesis and schemathesis).
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ try:
     import hypothesis  # noqa: F401
     import schemathesis  # noqa: F401
 except ImportError as missing:  # pragma: no cover - exercised without the extra installed
-    raise ImportError(
-        f"the bfl-mock contract kit needs its extra: pip install 'bfl-mock[contracts]' ({missing})"
+    from mockserver.extras import CONTRACTS, MissingExtra, install_command
+
+    raise MissingExtra(
+        f"the contract kit needs hypothesis and schemathesis ({missing}); "
+        f"add them with: {install_command(CONTRACTS)}"
     ) from missing
 
 from contracts.checks import BFL_CHECKS, ContractViolation

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shlex
 import sys
 
 from contracts.client_check import DEFAULT_CLIENT_KEY, ENV_KEY, ENV_URL, check_client
@@ -20,13 +21,15 @@ from contracts.server_check import (
     check_server,
 )
 from contracts.strategies import DEFAULT_API_KEY
-from contracts.targets import TargetUnreachable
+from contracts.targets import Target, TargetUnreachable
+from mockserver.progress import Progress
 from mockserver.settings import MockSettings
 
 CHECK_SERVER = "check-server"
 CHECK_CLIENT = "check-client"
 USAGE_ERROR = 2
 DEFAULT_WAIT_SECONDS = 5.0
+CLIENT_PROGRESS_SECONDS = 5.0
 
 
 def configure(command: str, parser: argparse.ArgumentParser) -> None:
@@ -49,8 +52,15 @@ def _configure_check_server(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-key",
         default=DEFAULT_API_KEY,
-        help="key sent as x-key; the server should accept it and refuse others "
-        f"[default {DEFAULT_API_KEY}]",
+        help=f"key sent as x-key; the server must accept it [default {DEFAULT_API_KEY}]",
+    )
+    parser.add_argument(
+        "--any-key",
+        action=argparse.BooleanOptionalAction,
+        help="whether the server takes any non-empty key, as bfl-mock serve does without "
+        "--api-keys (then a request without a key must still be refused, and a wrong key "
+        "may pass); --no-any-key: it must refuse wrong keys [default: find out by sending "
+        "one made-up key, and say so in the report]",
     )
     # dests differ from MockSettings field names: ``bfl-mock`` reads those as mock settings.
     parser.add_argument(
@@ -116,30 +126,42 @@ def _configure_check_client(parser: argparse.ArgumentParser) -> None:
 def run_check_server(args: argparse.Namespace, settings: MockSettings) -> int:
     contract = load_contract(args.contract_spec)
     seed = args.run_seed if args.run_seed is not None else random.randrange(2**32)
-    again = [f"bfl-mock {CHECK_SERVER} {args.url}", f"--seed {seed}"]
-    again.append(f"--max-examples {args.max_examples}")
-    if args.api_key != DEFAULT_API_KEY:
-        again.append("--api-key KEY")
-    if args.contract_spec:
-        again.append(f"--spec {args.contract_spec}")
     try:
-        report = check_server(
-            args.url,
-            api_key=args.api_key,
-            contract=contract,
-            seed=seed,
-            max_examples=args.max_examples,
-            lifecycles=args.lifecycles,
-            max_polls=args.max_polls,
-            poll_interval=args.poll_interval,
-            wait=args.wait,
-            command=" ".join(again),
-        )
+        with Progress(f"bfl-mock {CHECK_SERVER}") as progress:
+            report = check_server(
+                args.url,
+                api_key=args.api_key,
+                contract=contract,
+                seed=seed,
+                max_examples=args.max_examples,
+                lifecycles=args.lifecycles,
+                max_polls=args.max_polls,
+                poll_interval=args.poll_interval,
+                wait=args.wait,
+                any_key=args.any_key,
+                command=_again(args, seed),
+                progress=progress,
+            )
     except TargetUnreachable as error:
         print(f"bfl-mock {CHECK_SERVER}: {error}", file=sys.stderr)
         return USAGE_ERROR
     print(report.render(), flush=True)
     return 0 if report.ok else 1
+
+
+def _again(args: argparse.Namespace, seed: int) -> str:
+    """The command line that runs the same check again."""
+    again = [f"bfl-mock {CHECK_SERVER} {shlex.quote(args.url)}", f"--seed {seed}"]
+    again.append(f"--max-examples {args.max_examples}")
+    if args.api_key != DEFAULT_API_KEY:
+        # A test server's key is a test key; any other server's is not printed.
+        shown = shlex.quote(args.api_key) if Target.of(args.url).local else "KEY"
+        again.append(f"--api-key {shown}")
+    if args.any_key is not None:
+        again.append("--any-key" if args.any_key else "--no-any-key")
+    if args.contract_spec:
+        again.append(f"--spec {shlex.quote(args.contract_spec)}")
+    return " ".join(again)
 
 
 def run_check_client(args: argparse.Namespace, settings: MockSettings) -> int:
@@ -149,6 +171,16 @@ def run_check_client(args: argparse.Namespace, settings: MockSettings) -> int:
     if not command:
         print(f"bfl-mock {CHECK_CLIENT}: give the client command after --", file=sys.stderr)
         return USAGE_ERROR
-    report = check_client(command, settings=settings, api_key=args.api_key, timeout=args.timeout)
+    # CMD writes to the same terminal: a line of its own now and then, not one redrawn.
+    progress = Progress(
+        f"bfl-mock {CHECK_CLIENT}", in_place=False, interval=CLIENT_PROGRESS_SECONDS
+    )
+    report = check_client(
+        command,
+        settings=settings,
+        api_key=args.api_key,
+        timeout=args.timeout,
+        progress=progress,
+    )
     print(report.render(), file=sys.stderr, flush=True)
     return report.exit_code

@@ -17,8 +17,9 @@ import dataclasses
 import os
 import signal
 import subprocess
+import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from contracts.live import LOOPBACK, LiveApp, bind_loopback, origin_of
 from mockserver import Call, MockSettings, create_app
@@ -31,6 +32,8 @@ ENV_KEY = "BFL_API_KEY"
 DEFAULT_CLIENT_KEY = "bfl-mock-client-key"
 COMMAND_NOT_FOUND = 127
 SIGNAL_EXIT_BASE = 128
+PROGRESS_SECONDS = 1.0
+"""How often ``progress`` hears how many requests the command has sent so far."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -104,13 +107,16 @@ def check_client(
     api_key: str = DEFAULT_CLIENT_KEY,
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ClientReport:
     """Run ``command`` against a fresh mock and report every off-contract request.
 
     The command finds the mock's URL in ``BFL_API_URL`` and a key it accepts in
     ``BFL_API_KEY`` (``api_key``; the mock accepts no other unless ``settings`` lists
     keys). ``settings`` configure the mock (timing, seeds, ...); its host, port and
-    public URL are chosen here. ``timeout`` stops a command that hangs.
+    public URL are chosen here. ``timeout`` stops a command that hangs. ``progress``
+    hears, while the command runs, how many requests it has sent and how many the
+    mock refused.
     """
     settings = settings or MockSettings()
     global_socket, regional_socket = bind_loopback(), bind_loopback()
@@ -124,9 +130,16 @@ def check_client(
             api_keys=settings.api_keys or frozenset({api_key}),
         )
     )
+
+    def tell() -> None:
+        if progress is not None:
+            sent: tuple[Call, ...] = app.state.runtime.store.calls()
+            refused = sum(not call.accepted for call in sent)
+            progress(f"{len(sent)} request(s) so far, {refused} refused")
+
     with LiveApp(app, [global_socket, regional_socket]):
         environment = {**os.environ, **(env or {}), ENV_URL: base_url, ENV_KEY: api_key}
-        returncode, timed_out, error = _run(command, environment, timeout)
+        returncode, timed_out, error = _run(command, environment, timeout, tell)
     calls: tuple[Call, ...] = app.state.runtime.store.calls()
     result_operation = app.state.runtime.spec.result_operation.operation_id
     return ClientReport(
@@ -144,18 +157,27 @@ def check_client(
 
 
 def _run(
-    command: Sequence[str], environment: Mapping[str, str], timeout: float | None
+    command: Sequence[str],
+    environment: Mapping[str, str],
+    timeout: float | None,
+    tell: Callable[[], None],
 ) -> tuple[int, bool, str | None]:
     try:
         # A session of its own, so that a command that hangs is stopped with its children.
         process = subprocess.Popen(list(command), env=dict(environment), start_new_session=True)
     except OSError as error:
         return COMMAND_NOT_FOUND, False, f"cannot run {command[0]!r}: {error.strerror or error}"
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        return process.wait(timeout=timeout), False, None
-    except subprocess.TimeoutExpired:
-        _stop(process)
-        return process.returncode, True, None
+        while True:
+            left = PROGRESS_SECONDS if deadline is None else deadline - time.monotonic()
+            try:
+                return process.wait(timeout=max(0.0, min(left, PROGRESS_SECONDS))), False, None
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    _stop(process)
+                    return process.returncode, True, None
+                tell()
     except BaseException:
         _stop(process)
         raise

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+import shlex
+import urllib.parse
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import httpx
+
+HIDDEN = "[Filtered]"
+"""What a hidden header value reads as (schemathesis's word for a value it hides)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -24,13 +29,20 @@ class Request:
 
     def send(self, client: httpx.Client) -> Response:
         content = None if self.body is None else json.dumps(self.body).encode()
-        headers = dict(self.headers)
-        if content is not None:
-            headers.setdefault("content-type", "application/json")
         sent = client.request(
-            self.method, self.path, params=dict(self.query), headers=headers, content=content
+            self.method,
+            self.path,
+            params=dict(self.query),
+            headers=self._headers(),
+            content=content,
         )
         return Response.of(sent)
+
+    def _headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.body is not None:
+            headers.setdefault("content-type", "application/json")
+        return headers
 
     def describe(self) -> str:
         """The request as a person reads it: method, path and query, and the JSON body."""
@@ -39,6 +51,19 @@ class Request:
             target += "?" + "&".join(f"{key}={value}" for key, value in self.query.items())
         shown = "" if self.body is None else " " + json.dumps(self.body, ensure_ascii=False)
         return f"{self.method} {target}{shown}"
+
+    def curl(self, base_url: str, *, hide: Collection[str] = ()) -> str:
+        """A curl command sending this request to ``base_url``; ``hide``: headers to mask."""
+        url = base_url + self.path
+        if self.query:
+            url += "?" + urllib.parse.urlencode(dict(self.query))
+        hidden = {name.lower() for name in hide}
+        words = ["curl", "-X", self.method]
+        for name, value in self._headers().items():
+            words += ["-H", f"{name}: {HIDDEN if name.lower() in hidden else value}"]
+        if self.body is not None:
+            words += ["-d", json.dumps(self.body, ensure_ascii=False)]
+        return shlex.join([*words, url])
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from contracts.checks import ContractViolation
+from contracts.keys import KeyCheck
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class ServerReport:
     elapsed: float
     command: str | None = None
     """The command line that reproduces this run, when it came from the CLI."""
+    keys: KeyCheck | None = None
+    """How the server treats API keys, and so how ``ignored_auth`` ran (None: no keys)."""
 
     @property
     def ok(self) -> bool:
@@ -59,6 +62,7 @@ class ServerReport:
             f"{self.elapsed:.1f} s",
             f"  schemathesis (positive and negative, all checks): {total} cases"
             + (f" ({phases})" if phases else ""),
+            *(self.keys.render() if self.keys else []),
             "  examples per check:",
         ]
         failed = {violation.check for violation in self.violations}

@@ -28,9 +28,10 @@ from hypothesis import strategies as st
 from schemathesis import engine
 from schemathesis.engine import events
 
-from contracts import stance
+from contracts import keys, stance
 from contracts.checks import BFL_CHECKS, ContractViolation
 from contracts.exchanges import Exchange, Request, Response
+from contracts.keys import KeyCheck
 from contracts.report import ServerReport, Violation
 from contracts.schema import (
     ID,
@@ -56,6 +57,8 @@ TOO_MANY_TASKS = 429
 TOO_MANY_TASKS_RETRIES = 3
 MAX_RETRY_AFTER_SECONDS = 5.0
 SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+BFL_STANCE = "BFL stance"
+ANY_KEY_STANCE = "any key accepted"
 
 T = TypeVar("T")
 
@@ -71,17 +74,24 @@ def check_server(
     max_polls: int = DEFAULT_MAX_POLLS,
     poll_interval: float | None = None,
     wait: float = 0.0,
+    any_key: bool | None = None,
     command: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ServerReport:
     """Check that ``server`` (a base URL, or an ASGI app) keeps the contract.
 
-    ``api_key`` is sent as the spec's API-key header; a server that accepts any key
-    fails schemathesis's ``ignored_auth`` check, as the real API never would.
+    ``api_key`` is sent as the spec's API-key header. ``any_key`` says whether the
+    server takes any non-empty key (a test server may; the real API does not): None
+    finds out by sending one made-up key first (``contracts.keys``), and the report
+    says what it found and how ``ignored_auth`` was run.
     ``max_examples`` bounds the examples per operation of each generator,
     ``lifecycles`` the submits followed to their end, ``max_polls`` the polls per
     task (``poll_interval`` seconds apart: 0 in process, 0.5 s over the network).
     ``seed`` makes the run reproducible; a fresh one is picked and reported if None.
     ``wait`` gives a server that is still starting that many seconds to listen.
+    ``progress`` is called with a short line on what the run is doing (for a status
+    line). The report's reproductions show the key for a server in this process or on
+    loopback (a test key), and hide it for any other server.
     """
     contract = contract or load_contract()
     target = Target.of(server)
@@ -91,15 +101,37 @@ def check_server(
     if poll_interval is None:
         poll_interval = 0.0 if target.in_process else LIVE_POLL_INTERVAL
     started = time.monotonic()
-    run = _Run()
-    with target.client() as client:
-        # A live server is followed several tasks at a time: most of a lifecycle is waiting.
-        parallel = 1 if target.in_process else LIVE_PARALLEL_TASKS
-        driver = _Driver(client, contract, api_key, max_polls, poll_interval, parallel)
-        _run_bfl_checks(run, driver, contract, api_key, seed, max_examples, lifecycles)
-    # schemathesis last: its burst of submits must not hold the concurrency limit
-    # while the kit's own tasks need it.
-    _run_schemathesis(run, target, contract, api_key=api_key, seed=seed, max_examples=max_examples)
+    run = _Run(progress)
+    with target.serving() as base_url:
+        with target.client(base_url) as client:
+            # A live server is followed several tasks at a time: most of a lifecycle is waiting.
+            parallel = 1 if target.in_process else LIVE_PARALLEL_TASKS
+            driver = _Driver(client, contract, api_key, max_polls, poll_interval, parallel)
+            keys = _key_check(run, driver, contract, api_key, seed, any_key)
+            # A key is shown where it is a test key (see ``Target.local``).
+            hidden = () if target.local else tuple(_key_headers(contract))
+            reproduce = (
+                (lambda request: request.describe())
+                if target.in_process
+                else (lambda request: request.curl(base_url, hide=hidden))
+            )
+            _run_bfl_checks(
+                run, driver, contract, api_key, seed, max_examples, lifecycles, reproduce
+            )
+        # schemathesis last: its burst of submits must not hold the concurrency limit
+        # while the kit's own tasks need it.
+        _run_schemathesis(
+            run,
+            base_url,
+            contract,
+            api_key=api_key,
+            seed=seed,
+            max_examples=max_examples,
+            any_key=keys is not None and keys.any_key,
+            show_secrets=target.local,
+            # An app's port is gone after the run: its reproductions name the path alone.
+            shown_origin="" if target.in_process else base_url,
+        )
     return ServerReport(
         target=target.describe(),
         seed=seed,
@@ -110,13 +142,15 @@ def check_server(
         errors=tuple(run.errors),
         elapsed=time.monotonic() - started,
         command=command,
+        keys=keys,
     )
 
 
 class _Run:
     """What a check run has seen so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress = progress or _quiet
         self.cases: collections.Counter[str] = collections.Counter(
             dict.fromkeys(SCHEMATHESIS_PHASES, 0)
         )
@@ -139,39 +173,60 @@ class _Run:
 
 
 def _run_schemathesis(
-    run: _Run, target: Target, contract: Contract, *, api_key: str, seed: int, max_examples: int
+    run: _Run,
+    base_url: str,
+    contract: Contract,
+    *,
+    api_key: str,
+    seed: int,
+    max_examples: int,
+    any_key: bool,
+    show_secrets: bool,
+    shown_origin: str,
 ) -> None:
     key_header = contract.spec.api_key_header
+    swapped = {**stance.CHECK_NAMES, **(stance.ANY_KEY_CHECK_NAMES if any_key else {})}
+    # Every wrapper is registered with schemathesis; those of another kind of run stay off.
+    idle = {wrapper for wrapper in stance.ANY_KEY_CHECK_NAMES.values() if not any_key}
     config: dict[str, Any] = {
         "seed": seed,
+        "base-url": base_url,
         "headers": {key_header: api_key} if key_header else {},
         "generation": {"mode": "all", "max-examples": max_examples, "database": "none"},
-        "checks": {builtin: {"enabled": False} for builtin in stance.CHECK_NAMES},
+        "checks": {name: {"enabled": False} for name in [*swapped, *idle]},
         "continue-on-failure": True,
         "request-timeout": REQUEST_TIMEOUT_SECONDS,
         "suppress-health-check": ["all"],
+        # A test server's key is a test key: its curl reproductions are to be pasted.
+        "output": {"sanitization": {"enabled": not show_secrets}},
     }
-    if not target.in_process:
-        config["base-url"] = target.base_url
     schema = schemathesis.openapi.from_dict(
         contract.plain_document(), config=schemathesis.Config.from_dict(config)
     )
-    target.bind(schema)
     stance.bind(schema, contract)
+    run.progress("schemathesis: starting")
     try:
         for event in engine.from_schema(schema).execute():
-            _record(run, event)
+            _record(run, event, swapped, lambda sample: sample.replace(base_url, shown_origin))
     finally:
         stance.unbind(schema)
 
 
-def _record(run: _Run, event: events.EngineEvent) -> None:
+def _record(
+    run: _Run,
+    event: events.EngineEvent,
+    swapped: dict[str, str],
+    shown: Callable[[str], str],
+) -> None:
     if isinstance(event, events.ScenarioFinished):
         recorder = event.recorder
         run.cases[event.phase.value] += len(recorder.cases)
+        run.progress(
+            f"schemathesis: {event.phase.value} phase, {sum(run.cases.values())} cases so far"
+        )
         for nodes in recorder.checks.values():
             for node in nodes:
-                name = _public_name(node.name)
+                name = _public_name(node.name, swapped)
                 run.checks[name] += 1
                 if node.failure_info is not None:
                     failure = node.failure_info.failure
@@ -180,7 +235,7 @@ def _record(run: _Run, event: events.EngineEvent) -> None:
                             check=name,
                             operation=recorder.label,
                             message=f"{failure.title}\n{failure.message}",
-                            reproduce=node.failure_info.code_sample,
+                            reproduce=shown(node.failure_info.code_sample),
                         )
                     )
     elif isinstance(event, events.NonFatalError):
@@ -189,12 +244,44 @@ def _record(run: _Run, event: events.EngineEvent) -> None:
         raise event.exception
 
 
-def _public_name(name: str) -> str:
-    """Report a wrapped check under its schemathesis name, marked as the BFL stance."""
-    for builtin, wrapper in stance.CHECK_NAMES.items():
+def _public_name(name: str, swapped: dict[str, str]) -> str:
+    """Report a wrapped check under its schemathesis name, marked with the kit's stance."""
+    for builtin, wrapper in swapped.items():
         if name == wrapper:
-            return f"{builtin} (BFL stance)"
+            stance_name = ANY_KEY_STANCE if builtin in stance.ANY_KEY_CHECK_NAMES else BFL_STANCE
+            return f"{builtin} ({stance_name})"
     return name
+
+
+def _key_headers(contract: Contract) -> set[str]:
+    return {op.api_key_header for op in contract.operations if op.api_key_header is not None}
+
+
+def _quiet(text: str) -> None:
+    """Progress nobody asked to see."""
+
+
+def _key_check(
+    run: _Run, driver: _Driver, contract: Contract, api_key: str, seed: int, any_key: bool | None
+) -> KeyCheck | None:
+    """How the server treats keys: as told, or by sending one made-up key (``keys``)."""
+    operation = keys.probe_operation(contract)
+    if operation is None:
+        return None
+    if any_key is not None:
+        return KeyCheck.told(any_key)
+    run.progress(f"API keys: sending a made-up key to {operation.method} {operation.path}")
+    made_up = keys.made_up_key(seed, api_key)
+    requests = _draw(
+        from_request(operation.operation_id, contract=contract, api_key=made_up), 1, seed
+    )
+    if not requests:
+        return KeyCheck.told(False)
+    try:
+        answer = requests[0].send(driver.client)
+    except (httpx.HTTPError, ValueError) as error:
+        return KeyCheck.probed(operation, None, f"{type(error).__name__}: {error}")
+    return KeyCheck.probed(operation, answer.status)
 
 
 class _Driver:
@@ -228,9 +315,10 @@ class _Driver:
                 return error
 
         if self.parallel <= 1:
-            return map(attempt, items)
+            yield from map(attempt, items)
+            return
         with concurrent.futures.ThreadPoolExecutor(self.parallel) as pool:
-            return iter(list(pool.map(attempt, items)))
+            yield from pool.map(attempt, items)
 
     def send(self, request: Request, *, follow: bool = False) -> Exchange:
         response = request.send(self.client)
@@ -315,6 +403,7 @@ def _run_bfl_checks(
     seed: int,
     max_examples: int,
     lifecycles: int,
+    reproduce: Callable[[Request], str],
 ) -> None:
     for operation in contract.operations_of(OperationKind.GENERATION):
         label = f"{operation.method} {operation.path}"
@@ -323,8 +412,10 @@ def _run_bfl_checks(
             lifecycles,
             seed,
         )
-        for outcome in driver.map(lambda request: driver.send(request, follow=True), requests):
-            _judge(run, contract, label, outcome)
+        sent = driver.map(lambda request: driver.send(request, follow=True), requests)
+        for number, outcome in enumerate(sent, 1):
+            run.progress(f"BFL checks: {label}: {number}/{len(requests)} submits followed")
+            _judge(run, contract, label, outcome, reproduce)
     for operation in contract.operations:
         if not breakable(contract, operation):
             continue
@@ -335,13 +426,20 @@ def _run_bfl_checks(
             seed,
         )
         sent = driver.map(lambda item: driver.send(item.request), invalid)
-        for item, outcome in zip(invalid, sent, strict=True):
+        for number, (item, outcome) in enumerate(zip(invalid, sent, strict=True), 1):
+            run.progress(f"BFL checks: {label}: {number}/{len(invalid)} invalid requests")
             if isinstance(outcome, Exchange):
                 outcome = dataclasses.replace(outcome, broken=item.broken)
-            _judge(run, contract, label, outcome)
+            _judge(run, contract, label, outcome, reproduce)
 
 
-def _judge(run: _Run, contract: Contract, label: str, outcome: Exchange | Exception) -> None:
+def _judge(
+    run: _Run,
+    contract: Contract,
+    label: str,
+    outcome: Exchange | Exception,
+    reproduce: Callable[[Request], str],
+) -> None:
     if isinstance(outcome, Exception):
         run.error(f"{label}: {type(outcome).__name__}: {outcome}")
         return
@@ -355,7 +453,7 @@ def _judge(run: _Run, contract: Contract, label: str, outcome: Exchange | Except
                     check=check.__name__,
                     operation=label,
                     message=str(violation),
-                    reproduce=outcome.request.describe(),
+                    reproduce=reproduce(outcome.request),
                 )
             )
             continue

@@ -12,6 +12,12 @@ things the spec does not say:
 
 schemathesis's ``status_code_conformance`` and ``negative_data_rejection`` know none of
 this, so the server check runs them through the two wrappers below instead.
+
+A test server may also take any non-empty key (``bfl-mock serve`` without
+``--api-keys`` does, and says so). schemathesis's ``ignored_auth`` would blame it for
+accepting a wrong key; when the check finds a server of that kind (``contracts.keys``),
+it runs ``ignored_auth`` through a third wrapper, which still requires that a request
+without a key is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 import schemathesis
 from schemathesis.core.failures import Failure
 from schemathesis.core.transport import Response
+from schemathesis.openapi.checks import AuthScenario, IgnoredAuth
 
 from contracts.schema import DETAIL, STATUS, Contract
 from mockserver.spec.openapi import JsonSchema, Operation, OperationKind, TaskStatus
@@ -250,8 +257,24 @@ def _parts(operation: Operation, case: Any) -> Iterator[tuple[Any, JsonSchema | 
             yield query[parameter.name], parameter.schema
 
 
+@schemathesis.check
+def ignored_auth_any_key(ctx: Any, response: Response, case: Any) -> bool | None:
+    """The built-in ignored_auth for a server that takes any key: a missing one is refused."""
+    if _contract_for(case) is None:
+        return None
+    try:
+        return _builtin("ignored_auth")(ctx, response, case)
+    except IgnoredAuth as failure:
+        # A made-up or generated key let through is what "any key" means; no key is not.
+        if failure.scenario is AuthScenario.NO_AUTH:
+            raise
+        return None
+
+
 CHECK_NAMES = {
     "status_code_conformance": status_code_conformance_bfl.__name__,
     "negative_data_rejection": negative_data_rejection_bfl.__name__,
 }
 """Built-in checks the server check swaps for their BFL-aware wrappers."""
+ANY_KEY_CHECK_NAMES = {"ignored_auth": ignored_auth_any_key.__name__}
+"""Built-in checks the server check swaps for a wrapper when the server takes any key."""

@@ -1,9 +1,17 @@
-"""What a server check talks to: an ASGI app in this process, or any base URL."""
+"""What a server check talks to: an ASGI app in this process, or any base URL.
+
+An app is served on a loopback port for the length of the check (``LiveApp``: uvicorn
+in a thread, the stack ``bfl-mock serve`` runs), so the kit's requests and
+schemathesis's reach it over HTTP exactly as they reach a live server. Nothing here
+goes through ``starlette.testclient``, whose choice of HTTP library follows the
+installed Starlette release (and warns on the newest).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import socket
 import time
 import urllib.parse
@@ -11,12 +19,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from starlette.testclient import TestClient
 
-IN_PROCESS_ORIGIN = "http://testserver"
-"""The origin an in-process app sees (starlette's TestClient default)."""
+from contracts.live import LiveApp
+
 REQUEST_TIMEOUT_SECONDS = 30.0
 CONNECT_RETRY_SECONDS = 0.1
+LOCALHOST = "localhost"
 
 
 class TargetUnreachable(Exception):
@@ -27,7 +35,7 @@ class TargetUnreachable(Exception):
 class Target:
     """A server under check: ``app`` in this process, or the server at ``base_url``."""
 
-    base_url: str
+    base_url: str | None = None
     app: Any = None
 
     @classmethod
@@ -35,30 +43,44 @@ class Target:
         """A target for a base URL (``str``) or an ASGI application."""
         if isinstance(server, str):
             return cls(base_url=server.rstrip("/"))
-        return cls(base_url=IN_PROCESS_ORIGIN, app=server)
+        return cls(app=server)
 
     @property
     def in_process(self) -> bool:
         return self.app is not None
 
+    @property
+    def local(self) -> bool:
+        """In this process or on a loopback address: a test server, whose key is a test key."""
+        if self.base_url is None:
+            return True
+        host = urllib.parse.urlsplit(self.base_url).hostname or ""
+        if host == LOCALHOST:
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
     def describe(self) -> str:
-        return "the in-process app" if self.in_process else self.base_url
+        return "the in-process app" if self.in_process else str(self.base_url)
 
     @contextlib.contextmanager
-    def client(self) -> Iterator[httpx.Client]:
-        """An HTTP client for the target; the app's lifespan runs while it is open."""
-        if self.in_process:
-            with TestClient(
-                self.app, base_url=self.base_url, raise_server_exceptions=False
-            ) as client:
-                yield client
-        else:
-            with httpx.Client(base_url=self.base_url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
-                yield client
+    def serving(self) -> Iterator[str]:
+        """The base URL to send requests to; an app is served (lifespan and all) meanwhile."""
+        if self.base_url is not None:
+            yield self.base_url
+            return
+        with LiveApp(self.app) as live:
+            yield live.url
+
+    @staticmethod
+    def client(base_url: str) -> httpx.Client:
+        return httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT_SECONDS)
 
     def ensure_reachable(self, wait: float = 0.0) -> None:
         """Raise ``TargetUnreachable`` if nothing listens at the base URL within ``wait`` s."""
-        if self.in_process:
+        if self.base_url is None:
             return
         parts = urllib.parse.urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -75,8 +97,3 @@ class Target:
                         f"cannot connect to {self.base_url}: {error.strerror or error}"
                     ) from None
             time.sleep(CONNECT_RETRY_SECONDS)
-
-    def bind(self, schema: Any) -> None:
-        """Point a schemathesis schema at this target."""
-        if self.in_process:
-            schema.app = self.app

@@ -20,6 +20,7 @@ import uvicorn
 from mockserver import __version__
 from mockserver.domain.endpoints import BehaviourTable, load_table
 from mockserver.errors import MockServerError
+from mockserver.extras import MissingExtra
 from mockserver.http.admin import ADMIN_ROOT
 from mockserver.http.app import create_app
 from mockserver.http.handlers import Runtime
@@ -29,13 +30,12 @@ from mockserver.spec import bundled
 from mockserver.spec.openapi import OperationKind, Spec, load_spec, parse_spec
 
 PROG = "bfl-mock"
-# Commands of the contract kit (package ``contracts``, extra ``bfl-mock[contracts]``),
-# imported only when one of them runs.
+# Commands of the contract kit (package ``contracts``, extra ``contracts``), imported
+# only when one of them runs.
 CONTRACT_COMMANDS = {
     "check-server": "check that the server at a URL keeps the contract",
     "check-client": "run a client command against the mock and list its off-contract requests",
 }
-CONTRACTS_EXTRA = "bfl-mock[contracts]"
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -43,11 +43,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = _parser(argv[0] if argv else None)
-    except ImportError as error:
-        print(
-            f"{PROG}: {argv[0]} needs the contract kit: pip install '{CONTRACTS_EXTRA}' ({error})",
-            file=sys.stderr,
-        )
+    except MissingExtra as error:
+        print(f"{PROG} {argv[0]}: {error}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
     if args.command is None:

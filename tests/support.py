@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import importlib.metadata
 import io
 import threading
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from hypothesis import settings
+from packaging.requirements import Requirement
 from PIL import Image
 from starlette.testclient import TestClient
 
@@ -38,6 +40,26 @@ def png_bytes(width: int, height: int, colour: tuple[int, int, int] = (200, 40, 
 def png_base64(width: int, height: int, colour: tuple[int, int, int] = (200, 40, 40)) -> str:
     """``png_bytes`` as raw base64, the way most clients send an image."""
     return base64.b64encode(png_bytes(width, height, colour)).decode()
+
+
+def fastapi_oracle_missing() -> str | None:
+    """Why the FastAPI oracle cannot run here, or None: it needs the release the extra pins."""
+    pinned = next(
+        requirement
+        for requirement in map(Requirement, importlib.metadata.requires("bfl-mock") or [])
+        if requirement.name == "fastapi"
+    )
+    try:
+        installed: str | None = importlib.metadata.version("fastapi")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed is not None and installed in pinned.specifier:
+        return None
+    found = f"FastAPI {installed}" if installed else "no FastAPI"
+    return (
+        f"the oracle is fastapi{pinned.specifier} (BFL's server), as the test extra pins it; "
+        f"this environment has {found} (tox -e newest leaves it out: it holds Starlette back)"
+    )
 
 
 def profile_examples() -> int:

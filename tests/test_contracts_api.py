@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import pathlib
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 import contracts
+from mockserver.extras import CONTRACTS, install_command
 
 pytestmark = [pytest.mark.contracts]
 
@@ -63,7 +68,7 @@ def test_the_mock_imports_neither_the_kit_nor_its_engines() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_the_cli_names_the_extra_when_the_kit_cannot_load() -> None:
+def test_the_cli_says_once_how_to_add_the_kit_when_it_cannot_load() -> None:
     code = (
         "import sys; sys.modules['schemathesis'] = None\n"
         "from mockserver.cli import main\n"
@@ -71,9 +76,55 @@ def test_the_cli_names_the_extra_when_the_kit_cannot_load() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 2
-    assert done.stderr.startswith(
-        "bfl-mock: check-server needs the contract kit: pip install 'bfl-mock[contracts]'"
+    assert done.stderr == (
+        "bfl-mock check-server: the contract kit needs hypothesis and schemathesis "
+        "(import of schemathesis halted; None in sys.modules); "
+        f"add them with: {install_command(CONTRACTS)}\n"
     )
+
+
+EDITABLE = {"editable": True}
+GENERIC = (
+    "pip install '.[contracts]' in a checkout of bfl-mock, "
+    "or pip install '<wheel>[contracts]' with a wheel built from one"
+)
+
+
+@pytest.mark.parametrize(
+    ("origin", "expected"),
+    [
+        ({"url": "{checkout}", "dir_info": EDITABLE}, "pip install -e '{checkout}[contracts]'"),
+        ({"url": "{checkout}", "dir_info": {}}, "pip install '{checkout}[contracts]'"),
+        ({"url": "{wheel}", "archive_info": {}}, "pip install '{wheel}[contracts]'"),
+        ({"url": "{checkout}/gone", "dir_info": {}}, GENERIC),
+        ({"url": "https://example.org/bfl_mock.whl", "archive_info": {}}, GENERIC),
+        (None, GENERIC),
+    ],
+)  # fmt: skip
+def test_the_install_command_names_where_bfl_mock_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: pathlib.Path,
+    origin: dict[str, Any] | None,
+    expected: str,
+) -> None:
+    """bfl-mock is on no index: the extra comes from the checkout or wheel pip recorded."""
+    wheel = tmp_path / "bfl_mock-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"")
+    paths = {"checkout": str(tmp_path), "wheel": str(wheel)}
+    uris = {"checkout": tmp_path.as_uri(), "wheel": wheel.as_uri()}
+    recorded = None if origin is None else {**origin, "url": origin["url"].format(**uris)}
+
+    class Installed:
+        def read_text(self, name: str) -> str | None:
+            assert name == "direct_url.json"
+            return None if recorded is None else json.dumps(recorded)
+
+    def distribution(name: str) -> Installed:
+        assert name == "bfl-mock"
+        return Installed()
+
+    monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+    assert install_command(CONTRACTS) == expected.format(**paths)
 
 
 def test_serving_works_without_the_kit() -> None:

@@ -104,6 +104,9 @@ def test_off_contract_requests_fail_the_test_at_teardown(pytester: pytest.Pytest
             "E *     body.width: Input should be a multiple of 32 (multiple_of)",
             "E *   POST /v1/flux-pro-1.1 -> 401",
             "E *     401: Not authenticated",
+            # The failure says how to opt out (both ways are exercised below).
+            "E *Sent on purpose? Mark the test @pytest.mark.bfl_mock_off_contract; for a whole "
+            "suite, define a session-scoped bfl_mock_client_check fixture returning False.",
         ]
     )
     raised = [line for line in result.outlines if line.startswith("E ") and "received 2" in line]

@@ -65,6 +65,10 @@ def section(title: str) -> str:
     return README.split(f"\n### {title}", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
 
 
+def chapter(title: str) -> str:
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
 def code_blocks(text: str, language: str) -> list[str]:
     """The fenced blocks of ``text`` in ``language`` ("" for plain output blocks)."""
     blocks: list[tuple[str, list[str]]] = []
@@ -114,6 +118,10 @@ def test_check_server_commands_work_as_written() -> None:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=10)
     assert done.returncode == 0, done.stdout + done.stderr
+    # A plain `bfl-mock serve` takes any key: the check finds that out and says so.
+    assert (
+        "\n  API keys: any key is taken, as by bfl-mock serve without --api-keys\n" in done.stdout
+    )
     assert done.stdout.endswith("PASSED\n")
 
 
@@ -157,3 +165,10 @@ def test_pytest_example_works_as_written(pytester: pytest.Pytester) -> None:
          "E *  POST /v1/flux-pro-1.1 -> 422",
          "E *    body.width: Input should be a multiple of 32 (multiple_of)"]
     )  # fmt: skip
+
+
+def test_async_in_process_example_works_as_written(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(code_blocks(chapter("In Python tests"), "python")[1])
+    # As in a user's suite with filterwarnings = error.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)

@@ -10,10 +10,15 @@ import sys
 import pytest
 from broken_servers import BROKEN_SERVERS, KEY, busy_at_first, mock, settings, wrong_image_size
 
-from contracts import BFL_CHECKS, ContractViolation, ServerReport, check_server
+from contracts import BFL_CHECKS, ContractViolation, Request, ServerReport, check_server
+from contracts.exchanges import HIDDEN
+from contracts.keys import KeyCheck
 from contracts.live import LiveApp
+from contracts.targets import Target
 from mockserver.cli import main
+from mockserver.http.app import create_app
 from mockserver.serving.server import MockServer
+from mockserver.settings import MockSettings, Timing
 
 from support import profile_examples
 
@@ -127,6 +132,11 @@ def test_the_report_reads_well() -> None:
     assert text.startswith(f"bfl-mock check-server: the in-process app\n  seed {SEED}, ")
     assert re.search(r"\n    ready_sample_is_requested_image +1  FAILED\n", text)
     assert re.search(r"\n    ignored_auth +\d+  ok\n", text)
+    assert (
+        "\n  API keys: wrong keys are refused (a made-up key got 403 on GET /v1/credits);\n"
+        "    ignored_auth checks that a missing key and a wrong one are refused\n"
+        "  examples per check:\n"
+    ) in text
     assert "\n    1. ready_sample_is_requested_image [POST /v1/flux-pro-1.1]\n" in text
     assert text.endswith(f"reproduce the run: seed={SEED}\nFAILED")
 
@@ -141,10 +151,114 @@ def test_check_server_command_passes_the_live_mock() -> None:
         )  # fmt: skip
         server.check()  # the mock's own answers kept the spec throughout
     assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "\n  API keys: wrong keys are refused (a made-up key got 403 on GET /v1/credits);\n"
+        "    ignored_auth checks that a missing key and a wrong one are refused\n"
+    ) in done.stdout
+    assert re.search(r"\n    ignored_auth +\d+  ok\n", done.stdout)
+    # A loopback server's key is a test key: the command line carries it, ready to paste.
     assert done.stdout.rstrip().endswith(
         f"reproduce the run: bfl-mock check-server {server.url} --seed {SEED} "
-        f"--max-examples {profile_examples()} --api-key KEY\nPASSED"
+        f"--max-examples {profile_examples()} --api-key {KEY}\nPASSED"
     )
+    assert done.stderr == ""  # no progress where there is no terminal
+
+
+def test_check_server_passes_a_mock_that_takes_any_key_and_says_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``bfl-mock serve --timing polls``, as it comes: no keys, no raised limits."""
+    with MockServer(MockSettings(port=0, timing=Timing.POLLS)) as server:
+        code = main(["check-server", server.url, "--seed", str(SEED),
+                     "--max-examples", str(profile_examples())], environ={})  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert (
+        "\n  API keys: any key is taken, as by bfl-mock serve without --api-keys\n"
+        "    (a made-up key got 200 on GET /v1/credits); so ignored_auth was adapted:\n"
+        "    a request without a key must still be refused, a wrong key may pass\n"
+        "    (give the server keys, e.g. --api-keys KEY, to check wrong keys too)\n"
+        "  examples per check:\n"
+    ) in out
+    assert re.search(r"\n    ignored_auth \(any key accepted\) +\d+  ok\n", out)
+    assert not re.search(r"\n    ignored_auth +\d", out)  # the built-in did not run as well
+    assert out.endswith("PASSED\n")
+
+
+def test_an_any_key_server_must_still_refuse_a_request_without_a_key() -> None:
+    report = report_on("no_key_needed")
+    assert report.keys == KeyCheck(True, "a made-up key got 200 on GET /v1/credits")
+    refused = [v for v in report.violations if v.check == "ignored_auth (any key accepted)"]
+    assert [violation.operation for violation in refused] == [
+        "POST /v1/flux-pro-1.1",
+        "GET /v1/credits",
+    ], report.render()
+    assert all(
+        violation.message.startswith("API accepts requests without authentication\n")
+        for violation in refused
+    ), report.render()
+
+
+def test_any_key_can_be_told_instead_of_found_out() -> None:
+    takes_any_key = create_app(settings().replace(api_keys=frozenset()))
+    report = check_server(takes_any_key, api_key=KEY, seed=SEED, max_examples=5, lifecycles=1,
+                          any_key=False)  # fmt: skip
+    assert report.keys == KeyCheck(False, "as told")
+    assert {(v.check, v.message.splitlines()[0]) for v in report.violations} == {
+        ("ignored_auth", "API accepts invalid authentication")
+    }
+
+
+def test_reproductions_of_a_live_test_server_carry_its_real_key() -> None:
+    with LiveApp(BROKEN_SERVERS["wrong_status_code"]()) as live:
+        report = check_server(live.url, api_key=KEY, seed=SEED, max_examples=5, lifecycles=1)
+    shown = {(v.check, v.operation): v.reproduce for v in report.violations}
+    submit = "POST /v1/flux-pro-1.1"
+    # schemathesis's curl line, and the kit's own: both paste into a shell as they are.
+    assert shown["status_code_conformance (BFL stance)", submit] == (
+        f"curl -X POST -H 'x-key: {KEY}' {live.url}/v1/flux-pro-1.1"
+    )
+    assert shown["validation_error_names_broken_field", submit] == (
+        f"curl -X POST -H 'x-key: {KEY}' {live.url}/v1/flux-pro-1.1"  # the body left out
+    )
+    assert not [text for text in shown.values() if text and HIDDEN in text]
+
+
+def test_a_remote_servers_key_is_hidden_and_a_test_servers_is_not() -> None:
+    assert Target.of(mock()).local
+    for url in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
+        assert Target.of(url).local, url
+    for url in ("https://api.bfl.ai", "http://10.0.0.7:8000", "http://mock.internal"):
+        assert not Target.of(url).local, url
+    request = Request("op", "GET", "/v1/credits", query={"a": "b c"}, headers={"x-key": "k"})
+    assert request.curl("https://api.bfl.ai", hide=["X-Key"]) == (
+        "curl -X GET -H 'x-key: [Filtered]' 'https://api.bfl.ai/v1/credits?a=b+c'"
+    )
+    submit = Request("op", "POST", "/v1/flux-pro-1.1", headers={"x-key": "k"}, body={"width": 1})
+    assert submit.curl("http://127.0.0.1:8000") == (
+        "curl -X POST -H 'x-key: k' -H 'content-type: application/json' "
+        """-d '{"width": 1}' http://127.0.0.1:8000/v1/flux-pro-1.1"""
+    )
+
+
+def test_the_kit_imports_and_checks_an_app_under_warnings_as_errors() -> None:
+    """A user's suite with ``filterwarnings = error`` imports and runs the kit as it is."""
+    script = (
+        "import sys\n"
+        "from contracts import check_server\n"
+        "from mockserver import MockSettings, create_app\n"
+        "from mockserver.settings import Timing\n"
+        "app = create_app(MockSettings(timing=Timing.POLLS))\n"
+        "report = check_server(app, seed=1, max_examples=3, lifecycles=1)\n"
+        "assert report.ok, report.render()\n"
+        "print(sorted(name for name in sys.modules if name.startswith('starlette.testclient')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    # Not even imported: which HTTP library it uses depends on the Starlette release.
+    assert done.stdout == "[]\n"
 
 
 def test_check_server_command_fails_a_broken_live_server(

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 MARKER = "bfl_mock"
 OFF_CONTRACT_MARKER = "bfl_mock_off_contract"
+CLIENT_CHECK_FIXTURE = "bfl_mock_client_check"
+OPT_OUTS = (
+    f"Sent on purpose? Mark the test @pytest.mark.{OFF_CONTRACT_MARKER}; for a whole "
+    f"suite, define a session-scoped {CLIENT_CHECK_FIXTURE} fixture returning False."
+)
+"""How to stop the off-contract check, said where it fails a test."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -83,7 +89,7 @@ def bfl_mock(
     with those settings. The test fails at teardown if the mock answered off-spec,
     or if the client sent a request off the contract (see ``bfl_mock_client_check``).
     """
-    check_client = request.getfixturevalue("bfl_mock_client_check") and (
+    check_client = request.getfixturevalue(CLIENT_CHECK_FIXTURE) and (
         request.node.get_closest_marker(OFF_CONTRACT_MARKER) is None
     )
     overrides = _marker_settings(request)
@@ -101,17 +107,27 @@ def bfl_mock(
 
 
 def _check(server: MockServer, check_client: bool) -> None:
+    __tracebackhide__ = True  # the failure is the test's: the fixture's line is enough
+    from mockserver.serving.server import RequestViolation
+
     server.check()
-    if check_client:
+    if not check_client:
+        return
+    try:
         server.check_requests()
+    except RequestViolation as violation:
+        raise RequestViolation(f"{violation}\n{OPT_OUTS}") from None
 
 
 @pytest.fixture
 def bfl_mock_app(request: pytest.FixtureRequest, bfl_mock_settings: MockSettings) -> Starlette:
-    """A fresh in-process bfl-mock ASGI app, for ``httpx.ASGITransport`` (no socket).
+    """A fresh in-process bfl-mock ASGI app, for async tests (no socket).
 
-    ``bfl_mock_app.state.runtime.store.calls()`` is its journal. Honours
-    ``@pytest.mark.bfl_mock(**settings)`` like ``bfl_mock``.
+    Send requests with ``httpx.AsyncClient(transport=httpx.ASGITransport(app=bfl_mock_app))``
+    from an async test (anyio's ``@pytest.mark.anyio``, or pytest-asyncio); httpx's ASGI
+    transport is async only, so a sync ``httpx.Client`` cannot use it: give sync code
+    ``bfl_mock.url`` instead. ``bfl_mock_app.state.runtime.store.calls()`` is its
+    journal. Honours ``@pytest.mark.bfl_mock(**settings)`` like ``bfl_mock``.
     """
     from mockserver.http.app import create_app
 
