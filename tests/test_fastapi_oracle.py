@@ -438,8 +438,11 @@ def test_a_mock_whose_new_endpoint_drifts_is_caught_with_a_minimal_body(arena: A
         reference = arena.contestants(APRIL_2026, Keys.ANY).reference
         strategy = undamaged_submits(path, APRIL_2026.generation(path).body)
         found = first_difference(reference, broken, strategy)
-    # Shrunk to that one member (the missing prompt is refused alike on both sides).
-    assert (found.path, json.loads(found.body)) == (path, {"safety_tolerance": 5})
+    # Shrunk to that one member, just past the drifted bound (the missing prompt is refused
+    # alike on both sides; past 5, both refuse it too, with different bounds in their errors).
+    body = json.loads(found.body)
+    assert (found.path, list(body)) == (path, ["safety_tolerance"])
+    assert 4 < body["safety_tolerance"] <= 6
 
 
 @SPEC_PENDING
@@ -457,7 +460,7 @@ def test_a_mock_whose_video_mode_drifts_is_caught_with_a_minimal_body(arena: Are
     body = json.loads(found.body)
     assert found.path == path
     assert (body["mode"], set(body) - {"prompt"}) == ("t2v", {"mode", "duration"})
-    assert 15 < body["duration"] <= 20
+    assert 15 < body["duration"] <= 21
 
 
 # -- FastAPI's and Starlette's edges a client can see, one at a time ---------------------------
