@@ -15,7 +15,7 @@ from typing import Any
 
 from mockserver.domain import media
 from mockserver.domain.endpoints import BehaviourTable, Media, load_table
-from mockserver.domain.generation import Generation, plan
+from mockserver.domain.generation import Generation, Refused, plan
 from mockserver.domain.media import Encoding, InputKind, Inputs
 from mockserver.http.inputs import STAND_IN_IMAGE, STAND_IN_SECONDS, STAND_IN_VIDEO, probe_video
 from mockserver.spec.models import ModelBuilder
@@ -44,6 +44,29 @@ class Expectations:
         self._validators: dict[str, RequestValidator] = {}
 
     def of(self, operation: Operation, body: Any) -> Expected | None:
+        found = self._plan(operation, body)
+        if found is None:
+            return None
+        planned, inputs = found
+        if isinstance(planned, Refused):
+            return None
+        unknown = any(item.stand_in or item.kind is InputKind.BUNDLE for item in inputs.items)
+        video = planned.media is Media.VIDEO
+        return Expected(
+            size=None if unknown else (planned.width, planned.height),
+            format=planned.output_format,
+            video=video,
+            duration=None if unknown or not video else planned.duration,
+            audio=None if unknown or not video else planned.audio,
+        )
+
+    def refused(self, operation: Operation, body: Any) -> bool:
+        """Whether a business rule of the endpoint table refuses this schema-valid body."""
+        planned = self._plan(operation, body)
+        return planned is not None and isinstance(planned[0], Refused)
+
+    def _plan(self, operation: Operation, body: Any) -> tuple[Generation | Refused, Inputs] | None:
+        """The mock's plan for a valid submit, with the media read here (None: not valid)."""
         if operation.kind is not OperationKind.GENERATION or operation.body_schema is None:
             return None
         behaviour = self._table.for_path(operation.path)
@@ -55,24 +78,8 @@ class Expectations:
         fields: Mapping[str, Any] = accepted.body or {}
         references = media.references(fields, behaviour.input_kind)
         inputs = Inputs(tuple(_read(reference) for reference in references))
-        planned = plan(
-            fields,
-            behaviour,
-            inputs,
-            api_key=None,
-            statuses=self._spec.statuses,
-        )
-        if not isinstance(planned, Generation):
-            return None
-        unknown = any(item.stand_in or item.kind is InputKind.BUNDLE for item in inputs.items)
-        video = planned.media is Media.VIDEO
-        return Expected(
-            size=None if unknown else (planned.width, planned.height),
-            format=planned.output_format,
-            video=video,
-            duration=None if unknown or not video else planned.duration,
-            audio=None if unknown or not video else planned.audio,
-        )
+        planned = plan(fields, behaviour, inputs, api_key=None, statuses=self._spec.statuses)
+        return planned, inputs
 
     def _validator(self, operation: Operation) -> RequestValidator:
         found = self._validators.get(operation.operation_id)

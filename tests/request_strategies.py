@@ -1,6 +1,8 @@
-"""Requests a client could send to BFL's FLUX 1.1 [pro] API, well-formed or not.
+"""Requests a client could send to BFL's API, well-formed or not.
 
-Hypothesis strategies for the oracle test (test_fastapi_oracle.py). Every part of a
+Hypothesis strategies for the oracle test (test_fastapi_oracle.py). Bodies are drawn for
+one endpoint's model (the oracle's own: its members, each one's valid values and the
+values just outside them come from the JSON Schema pydantic writes for it). Every part of a
 request is drawn from a small strategy whose first choice is the plain one (a POST
 with a JSON object, a good key, ``application/json``), so a failing request shrinks
 to the fewest fields, the shortest text and the plainest headers that still fail.
@@ -12,10 +14,15 @@ duplicate keys, lone surrogate escapes, 4,300-digit integers.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from exchange import KNOWN_TASK, Exchange
 from reference_app import FluxPro11Inputs
@@ -25,7 +32,6 @@ GOOD_KEY = "good-key"
 """The key the apps accept when they are given an allow-list."""
 OTHER_KEY = "other-key"
 
-FIELDS = tuple(FluxPro11Inputs.model_fields)
 METHODS = ("POST", "GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 MAX_NESTING = 900
 """Deepest nesting generated. Deeper, the answer depends on the server's stack (README)."""
@@ -95,109 +101,336 @@ any_value = st.one_of(
     nested,
 )
 
-# -- what each field of FluxPro11Inputs accepts, and values just outside it ----------------
+# -- what each member of a body accepts, and values just outside it -----------------------
+#
+# Read from the JSON Schema pydantic writes for the oracle's own model of the body (the
+# hand-written one, or one generated from a published spec), keyword by keyword.
 
-sizes = st.integers(8, 45).map(lambda steps: steps * 32)
+JsonSchema = Mapping[str, Any]
 VALID_URLS = ("https://example.com/hook", "http://127.0.0.1:9/x?y=1", "https://例え.jp/フック")
 INVALID_URLS = (
     "ftp://example.com/hook", "", "not a url", "http://", "//example.com/x", "javascript:x",
     "http://[::1", "https://e.com/" + "a" * 2070, "https://e.com/" + "a" * 2069,
 )  # fmt: skip
-VALID: dict[str, st.SearchStrategy[Any]] = {
-    "prompt": st.none() | text,
-    "image_prompt": st.none() | text,
-    "width": sizes,
-    "height": sizes,
-    "prompt_upsampling": st.booleans(),
-    "seed": st.none() | st.integers(),
-    "safety_tolerance": st.integers(0, 6),
-    "output_format": st.sampled_from([None, "jpeg", "png"]),
-    "webhook_url": st.none() | st.sampled_from(VALID_URLS),
-    "webhook_secret": st.none() | text,
-}
-assert set(VALID) == set(FIELDS), "every field of the oracle's model has valid values"
-SIZE_MISSES = (1000, 1472, 224, 1441, 255, 2048, 0, -32, 1439, 257, 10**30)
-NEAR_MISSES: dict[str, st.SearchStrategy[Any]] = {
-    "width": st.sampled_from(SIZE_MISSES) | st.integers(),
-    "height": st.sampled_from(SIZE_MISSES) | st.integers(),
-    "safety_tolerance": st.sampled_from([-1, 7, 100]) | st.integers(),
-    "output_format": st.sampled_from(["webp", "JPEG", "jpg", "", "png "]),
-    "webhook_url": st.sampled_from(INVALID_URLS),
-}
+TAG_SPELLINGS = ("text-to-video", "image-continuation", "video-continuation", "draft-enhance")
+"""Mode names a spec's prose offers beside its tags; tried wherever a tag is drawn."""
+MAX_ITEMS = 3
+"""Longest array drawn where a schema sets no smaller maximum."""
+HUGE = 10**30
 
 
-def off_values(name: str) -> st.SearchStrategy[str]:
-    """JSON text the member ``name`` does not accept (mostly): near misses, or anything."""
-    near = [NEAR_MISSES[name].map(json.dumps)] * 2 if name in NEAR_MISSES else []
-    return st.one_of(*near, any_value)
+class Schema:
+    """One JSON Schema with the ``$defs`` its ``$ref`` links point into."""
+
+    def __init__(self, schema: JsonSchema, defs: JsonSchema) -> None:
+        self.schema = schema
+        self._defs = defs
+
+    def at(self, schema: JsonSchema) -> Schema:
+        while "$ref" in schema:
+            schema = self._defs[str(schema["$ref"]).rsplit("/", 1)[-1]]
+        return Schema(schema, self._defs)
+
+    def branches(self) -> list[Schema]:
+        """The members of an anyOf or oneOf; a schema without either is its own one."""
+        members = self.schema.get("anyOf") or self.schema.get("oneOf")
+        return [self.at(member) for member in members] if members else [self]
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        low, high = self.schema.get("minimum"), self.schema.get("maximum")
+        if "exclusiveMinimum" in self.schema:
+            low = self.schema["exclusiveMinimum"] + (
+                1 if self.schema.get("type") == "integer" else 0
+            )
+        if "exclusiveMaximum" in self.schema:
+            high = self.schema["exclusiveMaximum"] - (
+                1 if self.schema.get("type") == "integer" else 0
+            )
+        return low, high
 
 
-def field_values(name: str) -> st.SearchStrategy[str]:
-    """JSON text for the member ``name``: valid, just outside its constraints, or anything."""
-    own = [VALID[name].map(json.dumps)] if name in VALID else []
-    return st.one_of(*own, off_values(name))
+def valid_values(schema: Schema) -> st.SearchStrategy[Any]:
+    """JSON values ``schema`` accepts."""
+    branches = schema.branches()
+    if len(branches) > 1 or branches[0] is not schema:
+        return st.one_of(*(valid_values(branch) for branch in branches))
+    keywords = schema.schema
+    if "const" in keywords:
+        return st.just(keywords["const"])
+    if "enum" in keywords:
+        return st.sampled_from(keywords["enum"])
+    kind = keywords.get("type")
+    if kind == "null":
+        return st.none()
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "integer":
+        low, high = schema.bounds()
+        step = int(keywords.get("multipleOf", 1))
+        first = None if low is None else math.ceil(low / step)
+        last = None if high is None else math.floor(high / step)
+        return st.integers(first, last).map(lambda multiple: multiple * step)
+    if kind == "number":
+        low, high = schema.bounds()
+        return st.floats(low, high, allow_nan=False, allow_infinity=False) | st.integers(
+            None if low is None else math.ceil(low), None if high is None else math.floor(high)
+        )
+    if kind == "string":
+        return _valid_strings(keywords)
+    if kind == "array":
+        if "prefixItems" in keywords:
+            items = [valid_values(schema.at(item)) for item in keywords["prefixItems"]]
+            return st.tuples(*items).map(list)
+        low = keywords.get("minItems", 0)
+        return st.lists(
+            valid_values(schema.at(keywords.get("items", {}))),
+            min_size=low,
+            max_size=min(keywords.get("maxItems", low + MAX_ITEMS), low + MAX_ITEMS),
+        )
+    if kind == "object":
+        return st.dictionaries(text, json_values, max_size=3)
+    return json_values
 
 
-member_names = st.one_of(
-    st.sampled_from(FIELDS),
-    st.sampled_from(["Width", "width ", "seed\x00", "steps", "guidance", "__proto__", ""]),
-    text,
-)
+def _valid_strings(keywords: JsonSchema) -> st.SearchStrategy[str]:
+    low, high = keywords.get("minLength", 0), keywords.get("maxLength")
+    if keywords.get("format") == "uri":
+        return st.sampled_from([url for url in VALID_URLS if high is None or len(url) <= high])
+    longest = low + 12 if high is None else min(high, low + 12)
+    return st.text(min_size=low, max_size=longest)
 
 
-@st.composite
-def json_objects(draw: st.DrawFn) -> str:
-    """An object of any members (repeats allowed), spaced and escaped in any way."""
-    names = draw(st.lists(member_names, max_size=6))
-    ascii_only = draw(st.booleans())
-    comma = draw(st.sampled_from([",", ", ", " ,\n\t"]))
-    colon = draw(st.sampled_from([":", ": "]))
-    members = [
-        json.dumps(name, ensure_ascii=ascii_only) + colon + draw(field_values(name))
-        for name in names
+def near_misses(schema: Schema) -> list[st.SearchStrategy[Any]]:
+    """Values just outside what ``schema`` accepts (mostly: lax mode takes some of them)."""
+    branches = schema.branches()
+    if len(branches) > 1 or branches[0] is not schema:
+        return [miss for branch in branches for miss in near_misses(branch)]
+    keywords = schema.schema
+    if "const" in keywords:
+        return [st.sampled_from(_respellings([keywords["const"]]))]
+    if "enum" in keywords:
+        return [st.sampled_from(_respellings(keywords["enum"]))]
+    kind = keywords.get("type")
+    if kind in ("integer", "number"):
+        return [st.sampled_from(_numbers_outside(schema))]
+    if kind == "string":
+        return _strings_outside(keywords)
+    if kind == "array":
+        return _arrays_outside(schema)
+    return []
+
+
+def _respellings(values: list[Any]) -> list[Any]:
+    """Near spellings of the members of an enum: case, spaces, cut short, mistyped."""
+    found: list[Any] = []
+    for value in values:
+        if isinstance(value, str):
+            found += [value.upper(), value.title(), f" {value}", f"{value} ", value[:-1], ""]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            found += [value + 1, value - 1, str(value), float(value) + 0.5]
+    return [value for value in dict.fromkeys(found) if value not in values] or [None]
+
+
+def _numbers_outside(schema: Schema) -> list[Any]:
+    """Just past each bound first (where a shrunk failure should land), then further off."""
+    low, high = schema.bounds()
+    step = schema.schema.get("multipleOf")
+    edges = [(edge, outward) for edge, outward in ((low, -1), (high, 1)) if edge is not None]
+    found: list[Any] = [
+        edge + outward * by for by in (1, step or 1000, 0.5) for edge, outward in edges
     ]
-    return "{" + comma.join(members) + "}"
+    inside = low if low is not None else 0
+    if step is not None:
+        found += [inside + 1, inside + step / 2]
+    if schema.schema.get("type") == "integer":
+        found += [inside + 0.5, 1e3 + 0.25]
+    return list(dict.fromkeys([*found, HUGE, -HUGE]))
 
 
-valid_members = st.fixed_dictionaries({}, optional=VALID)
-# Per field: left out, valid, or broken; weighted so that most objects break one or two.
+def _strings_outside(keywords: JsonSchema) -> list[st.SearchStrategy[Any]]:
+    found: list[str] = []
+    if keywords.get("format") == "uri":
+        found += INVALID_URLS
+    if "maxLength" in keywords:
+        found.append("a" * (keywords["maxLength"] + 1))
+    if keywords.get("minLength", 0) > 0:
+        found.append("a" * (keywords["minLength"] - 1))
+    return [st.sampled_from(found)] if found else []
+
+
+def _arrays_outside(schema: Schema) -> list[st.SearchStrategy[Any]]:
+    keywords = schema.schema
+    if "prefixItems" in keywords:
+        items = [valid_values(schema.at(item)) for item in keywords["prefixItems"]]
+        exact = st.tuples(*items).map(list)
+        return [
+            exact.map(lambda values: values[::-1]),
+            exact.map(lambda values: values[:-1]),
+            st.tuples(exact, json_values).map(lambda parts: [*parts[0], parts[1]]),
+        ]
+    item = schema.at(keywords.get("items", {}))
+    found = (
+        [st.lists(st.one_of(*near_misses(item)), min_size=1, max_size=2)]
+        if near_misses(item)
+        else []
+    )
+    if "maxItems" in keywords:
+        found.append(
+            st.lists(
+                valid_values(item),
+                min_size=keywords["maxItems"] + 1,
+                max_size=keywords["maxItems"] + 1,
+            )
+        )
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Members:
+    """The members of one object a body may be (one of the modes of a tagged union)."""
+
+    valid: Mapping[str, st.SearchStrategy[Any]]
+    """Each member's valid values, in the schema's order."""
+    near: Mapping[str, st.SearchStrategy[Any]]
+    """Each member's near misses, for those that have any."""
+    required: frozenset[str]
+    closed: bool
+    """``additionalProperties: false``: a member the schema does not name is refused."""
+
+    @classmethod
+    def of(cls, schema: Schema, tag: str | None, tags: tuple[Any, ...]) -> Members:
+        properties = {name: schema.at(value) for name, value in schema.schema["properties"].items()}
+        near = {}
+        for name, member in properties.items():
+            misses = near_misses(member)
+            if name == tag:  # another mode's tag, and the spellings a spec's prose offers
+                misses += [st.sampled_from([*tags, *TAG_SPELLINGS])]
+            if misses:
+                near[name] = st.one_of(*misses)
+        return cls(
+            valid={name: valid_values(member) for name, member in properties.items()},
+            near=near,
+            required=frozenset(schema.schema.get("required", ())),
+            closed=schema.schema.get("additionalProperties") is False,
+        )
+
+    def off_values(self, name: str) -> st.SearchStrategy[str]:
+        """JSON text the member ``name`` does not accept (mostly): near misses, or anything."""
+        near = [self.near[name].map(json.dumps)] * 2 if name in self.near else []
+        return st.one_of(*near, any_value)
+
+    def field_values(self, name: str) -> st.SearchStrategy[str]:
+        """JSON text for the member ``name``: valid, just outside its constraints, or anything."""
+        own = [self.valid[name].map(json.dumps)] if name in self.valid else []
+        return st.one_of(*own, self.off_values(name))
+
+    @property
+    def names(self) -> st.SearchStrategy[str]:
+        """Member names: the schema's, near spellings of them, and anything."""
+        fields = tuple(self.valid)
+        near = {
+            f(name) for name in fields for f in (str.title, lambda n: n + " ", lambda n: n + "\x00")
+        }
+        return st.one_of(
+            st.sampled_from(fields), st.sampled_from(sorted(near | {"__proto__", ""})), text
+        )
+
+    def texts(self) -> st.SearchStrategy[str]:
+        """JSON text of objects: valid, one member off, several off, or any members at all."""
+        valid_members = st.fixed_dictionaries(
+            {name: self.valid[name] for name in self.valid if name in self.required},
+            optional={name: self.valid[name] for name in self.valid if name not in self.required},
+        )
+        unknown = st.dictionaries(
+            text.filter(lambda name: name not in self.valid), json_values, max_size=2
+        )
+        valid_objects = st.tuples(valid_members, unknown).map(
+            lambda parts: json.dumps({**parts[0], **parts[1]})
+        )
+        return st.one_of(
+            valid_objects,
+            _near_miss_objects(self, valid_members),
+            _broken_objects(self),
+            _broken_objects(self),
+            _json_objects(self),
+        )
+
+
+# Per member: left out, valid, or broken; weighted so that most objects break one or two.
 ROLES = ("absent",) * 8 + ("valid",) * 10 + ("broken",) * 2
 
 
 @st.composite
-def broken_objects(draw: st.DrawFn) -> str:
-    """An object whose members are valid, save (mostly) a few the model does not accept."""
-    members = []
-    for name in FIELDS:
-        role = draw(st.sampled_from(ROLES))
-        if role == "valid":
-            members.append((name, json.dumps(draw(VALID[name]))))
-        elif role == "broken":
-            members.append((name, draw(off_values(name))))
-    return "{" + ", ".join(f"{json.dumps(name)}: {value}" for name, value in members) + "}"
+def _json_objects(draw: st.DrawFn, members: Members) -> str:
+    """An object of any members (repeats allowed), spaced and escaped in any way."""
+    names = draw(st.lists(members.names, max_size=6))
+    ascii_only = draw(st.booleans())
+    comma = draw(st.sampled_from([",", ", ", " ,\n\t"]))
+    colon = draw(st.sampled_from([":", ": "]))
+    texts = [
+        json.dumps(name, ensure_ascii=ascii_only) + colon + draw(members.field_values(name))
+        for name in names
+    ]
+    return "{" + comma.join(texts) + "}"
 
 
 @st.composite
-def near_miss_objects(draw: st.DrawFn) -> str:
-    """A valid object with exactly one member just outside what it accepts."""
-    members = draw(valid_members)
-    name = draw(st.sampled_from(tuple(NEAR_MISSES)))
-    members[name] = draw(NEAR_MISSES[name])
-    return json.dumps(members)
+def _broken_objects(draw: st.DrawFn, members: Members) -> str:
+    """An object whose members are valid, save (mostly) a few the model does not accept."""
+    chosen = []
+    for name, values in members.valid.items():
+        role = draw(st.sampled_from(ROLES))
+        if role == "valid" or (
+            role == "absent" and name in members.required and draw(st.booleans())
+        ):
+            chosen.append((name, json.dumps(draw(values))))
+        elif role == "broken":
+            chosen.append((name, draw(members.off_values(name))))
+    return "{" + ", ".join(f"{json.dumps(name)}: {value}" for name, value in chosen) + "}"
 
 
-valid_objects = st.tuples(
-    valid_members,
-    st.dictionaries(text.filter(lambda name: name not in FIELDS), json_values, max_size=2),
-).map(lambda parts: json.dumps({**parts[0], **parts[1]}))
-json_texts = st.one_of(
-    valid_objects,
-    near_miss_objects(),
-    broken_objects(),
-    broken_objects(),
-    json_objects(),
-    any_value,
-)
+@st.composite
+def _near_miss_objects(
+    draw: st.DrawFn, members: Members, valid_members: st.SearchStrategy[dict[str, Any]]
+) -> str:
+    """A valid object with exactly one change.
+
+    A member just outside what it accepts, a required one left out, or (where the schema
+    names every member it accepts) one it does not name.
+    """
+    chosen = draw(valid_members)
+    changes = [
+        *(("off", name) for name in members.near),
+        *(("left out", name) for name in sorted(members.required)),
+        *([("unknown", "")] if members.closed else []),
+    ]
+    if not changes:
+        return json.dumps(chosen)
+    change, name = draw(st.sampled_from(changes))
+    if change == "off":
+        chosen[name] = draw(members.near[name])
+    elif change == "left out":
+        chosen.pop(name, None)
+    else:
+        unknown = draw(members.names.filter(lambda name: name not in members.valid))
+        chosen[unknown] = draw(json_values)
+    return json.dumps(chosen)
+
+
+@functools.cache
+def json_texts(model: type[BaseModel]) -> st.SearchStrategy[str]:
+    """Bodies for ``model`` as JSON text, well-formed or broken, or any JSON value.
+
+    Objects of its members; of each mode's members, for a tagged union.
+    """
+    document = model.model_json_schema()
+    root = Schema(document, document.get("$defs", {}))
+    discriminator = document.get("discriminator", {})
+    tag = discriminator.get("propertyName")
+    tags = tuple(discriminator.get("mapping", ()))
+    modes = [Members.of(branch, tag, tags).texts() for branch in root.branches()]
+    return st.one_of(*modes, any_value)
+
 
 # -- the body as bytes ---------------------------------------------------------------------
 
@@ -213,9 +446,9 @@ stray_bytes = st.one_of(
 
 
 @st.composite
-def bodies(draw: st.DrawFn) -> bytes:
+def bodies(draw: st.DrawFn, texts: st.SearchStrategy[str]) -> bytes:
     """JSON text, perhaps truncated, padded or followed by junk, in some encoding."""
-    body: str = draw(json_texts)
+    body: str = draw(texts)
     damage = draw(st.sampled_from(["none"] * 8 + ["truncate", "pad", "trail"]))
     if damage == "truncate":
         body = body[: len(body) * draw(st.integers(0, 100)) // 100]
@@ -233,7 +466,10 @@ def bodies(draw: st.DrawFn) -> bytes:
     return raw
 
 
-any_body = st.one_of(bodies(), st.sampled_from([b"", b" ", b"null", b"{}"]))
+def any_body(model: type[BaseModel]) -> st.SearchStrategy[bytes]:
+    """Bodies for ``model``, as bytes: JSON text of any kind, damaged or not, or none."""
+    return st.one_of(bodies(json_texts(model)), st.sampled_from([b"", b" ", b"null", b"{}"]))
+
 
 # -- headers and the request line ----------------------------------------------------------
 
@@ -292,31 +528,38 @@ RAW_QUERIES = ("", "id=%FF", "id=%E2%82", "id=%00", "id", "id=a&id", "&&id=x", "
 
 
 JSON_KEYED = (("x-key", GOOD_KEY.encode()), ("content-type", b"application/json"))
-json_submits = any_body.map(lambda body: Exchange("POST", SUBMIT, (), JSON_KEYED, body))
-"""Bodies sent as a client means them: POSTed as JSON, with a good key."""
+SEED_BODY = FluxPro11Inputs
+"""The bundled spec's one generation body (the oracle's hand-written model)."""
+ignored_bodies = st.just(b"") | any_body(SEED_BODY)
+"""Bodies sent where none is read (GETs, unknown paths)."""
+
+
+def json_submits_to(path: str, model: type[BaseModel]) -> st.SearchStrategy[Exchange]:
+    """Bodies for ``model`` sent as a client means them: POSTed as JSON, with a good key."""
+    return any_body(model).map(lambda body: Exchange("POST", path, (), JSON_KEYED, body))
 
 
 @st.composite
-def submits(draw: st.DrawFn) -> Exchange:
+def submits(draw: st.DrawFn, path: str, model: type[BaseModel]) -> Exchange:
     """A submit with headers, query and body all drawn: what FastAPI reads, and in what order."""
     return Exchange(
         method="POST",
-        path=SUBMIT,
+        path=path,
         query=draw(mostly((), ((("width", "1000"),), (("id", KNOWN_TASK),)))),
         headers=draw(request_headers()),
-        body=draw(any_body),
+        body=draw(any_body(model)),
     )
 
 
 @st.composite
-def misdirected_submits(draw: st.DrawFn) -> Exchange:
+def misdirected_submits(draw: st.DrawFn, path: str, model: type[BaseModel]) -> Exchange:
     """A submit with the method or path a little off: FastAPI's routing answers."""
     return Exchange(
         method=draw(methods("POST")),
-        path=draw(paths(SUBMIT)),
+        path=draw(paths(path)),
         query=draw(st.just(()) | queries),
         headers=draw(request_headers()),
-        body=draw(any_body),
+        body=draw(any_body(model)),
     )
 
 
@@ -327,7 +570,7 @@ def polls(draw: st.DrawFn) -> Exchange:
         path=draw(paths(RESULT)),
         query=draw(st.one_of(st.just((("id", KNOWN_TASK),)), queries)),
         headers=draw(request_headers()),
-        body=draw(st.just(b"") | any_body),
+        body=draw(ignored_bodies),
         raw_query=draw(mostly("", RAW_QUERIES[1:])),
     )
 
@@ -339,7 +582,7 @@ def credit_checks(draw: st.DrawFn) -> Exchange:
         path=draw(paths(CREDITS)),
         query=draw(st.just(()) | queries),
         headers=draw(request_headers()),
-        body=draw(st.just(b"") | any_body),
+        body=draw(ignored_bodies),
     )
 
 
@@ -357,17 +600,43 @@ OTHER_PATHS = (
 
 @st.composite
 def strays(draw: st.DrawFn) -> Exchange:
-    """Requests for paths the API does not have."""
+    """Requests for paths the bundled API does not have."""
     return Exchange(
         method=draw(st.sampled_from(METHODS)),
         path=draw(st.sampled_from(OTHER_PATHS)),
         query=draw(st.just(()) | queries),
         headers=draw(request_headers()),
-        body=draw(st.just(b"") | any_body),
+        body=draw(ignored_bodies),
     )
 
 
+json_submits = json_submits_to(SUBMIT, SEED_BODY)
+"""The bundled spec's submits, sent as a client means them."""
 exchanges = st.one_of(
-    submits(), submits(), polls(), credit_checks(), misdirected_submits(), strays()
+    submits(SUBMIT, SEED_BODY),
+    submits(SUBMIT, SEED_BODY),
+    polls(),
+    credit_checks(),
+    misdirected_submits(SUBMIT, SEED_BODY),
+    strays(),
 )
-"""Any request: method, path, query, headers and body all drawn."""
+"""Any request to the bundled API: method, path, query, headers and body all drawn."""
+
+
+def endpoint_exchanges(path: str, model: type[BaseModel]) -> st.SearchStrategy[Exchange]:
+    """Requests to one generation endpoint: mostly bodies sent as meant, then anything."""
+    sent_as_meant = json_submits_to(path, model)
+    return st.one_of(
+        sent_as_meant, sent_as_meant, submits(path, model), misdirected_submits(path, model)
+    )
+
+
+def api_exchanges(
+    endpoints: Sequence[tuple[str, type[BaseModel]]],
+) -> st.SearchStrategy[Exchange]:
+    """Any request to an API of ``endpoints`` (path, body model).
+
+    An endpoint is drawn, then a request to it; or a poll, a credits check or a stray.
+    """
+    to_one = st.sampled_from(endpoints).flatmap(lambda endpoint: endpoint_exchanges(*endpoint))
+    return st.one_of(to_one, to_one, to_one, polls(), credit_checks(), strays())

@@ -1,9 +1,13 @@
 """The mock answers as BFL's FastAPI 0.128.0 server does: a differential test against an oracle.
 
-``reference_app`` is BFL's server as FastAPI would run it, written by hand. The first
-test shows it is the real server's model: it regenerates the published schemas. Then,
+``reference_app`` is BFL's server as FastAPI would run it: for the bundled spec, with
+its model written by hand; for each spec BFL published, serving every generation
+endpoint with the models generated from that spec (``reference_models``). The first
+test shows the hand-written one is the real server's model: it regenerates the
+published schemas (test_reference_models.py shows it for the generated ones). Then,
 for every request hypothesis builds (``request_strategies``), the reference and the mock
-answer in process and must agree: the same status, headers and bytes, and for a 200
+answer in process and must agree, save where a documented business rule decides
+(``BUSINESS_RULES``): the same status, headers and bytes, and for a 200
 (whose ids are random) the same shape. The mock runs with ``framework_500s=True`` for
 that, so it mirrors FastAPI's own crashes; the mock's default must answer exactly what a
 reference whose renderer spells out NaN, undecodable bytes and lone surrogates answers,
@@ -20,18 +24,25 @@ import dataclasses
 import enum
 import json
 import random
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, find, given, note, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
+from reference_models import APRIL_2026, OCTOBER_2026, PUBLISHED, Published
 from starlette.testclient import TestClient
 
+from contracts.expected import Expectations
 from mockserver.clock import ManualClock
+from mockserver.domain.endpoints import load_table
+from mockserver.errors import SpecError
 from mockserver.http.app import create_app
-from mockserver.settings import MockSettings, Timing
-from mockserver.spec.openapi import parse_spec
+from mockserver.settings import MockSettings, SubmitCost, Timing
+from mockserver.spec.openapi import load_spec, parse_spec
 from mockserver.state.poll_windows import (
     LIMIT_HEADER,
     REMAINING_HEADER,
@@ -46,20 +57,41 @@ if (missing := fastapi_oracle_missing()) is not None:
     pytest.skip(missing, allow_module_level=True)
 
 # Only with the pinned FastAPI installed: both are written with it.
-from reference_app import create_reference_app
-from request_strategies import GOOD_KEY, JSON_KEYED, exchanges, json_submits, polls
+from reference_app import create_published_reference_app, create_reference_app
+from request_strategies import (
+    GOOD_KEY,
+    JSON_KEYED,
+    api_exchanges,
+    endpoint_exchanges,
+    exchanges,
+    json_submits,
+    json_texts,
+    polls,
+)
 
 POLL_HEADERS = (LIMIT_HEADER, REMAINING_HEADER, RESET_HEADER, RETRY_AFTER_HEADER)
 # A clock that never moves keeps every task at its first stage (Pending, progress null),
 # which is what the reference answers for the tasks it issued.
+UNLIMITED = Path(tempfile.mkdtemp(prefix="bfl-mock-oracle-")) / "endpoints.toml"
+"""Rows lifting every endpoint's own active-task limit: the reference models none."""
+UNLIMITED.write_text(
+    "".join(
+        f'["{path}"]\nactive_limit = {10**9}\n'
+        for path in load_table().paths
+        if load_table().for_path(path).active_limit is not None
+    )
+)
 MOCK_SETTINGS = MockSettings(
     timing=Timing.TIME,
     seed=0,
     strict=True,
     framework_500s=True,
-    # The reference app models neither credits nor the active-task limit.
+    # The reference app models neither credits, nor the active-task limits, nor the
+    # numbers some endpoints report on submit (test_endpoints.py checks those).
     credits=1e15,
     max_active_tasks=10**9,
+    endpoint_table=UNLIMITED,
+    submit_cost=SubmitCost.NULL,
     webhook_retry_delays=(),
 )
 ORACLE_EXAMPLES = profile_examples() * 10
@@ -102,22 +134,31 @@ def enter(stack: contextlib.ExitStack, app: Any, *, crashes_allowed: bool) -> Co
     return Contestant(client, submitted.json()["id"])
 
 
-def contest(stack: contextlib.ExitStack, keys: Keys) -> Contestants:
+def contest(
+    stack: contextlib.ExitStack, keys: Keys, published: Published | None = None
+) -> Contestants:
+    """The four apps of one comparison: the bundled API's, or those of a published spec."""
+
     def reference(**options: Any) -> Contestant:
-        app = create_reference_app(api_keys=keys.value, **options)
+        if published is None:
+            app = create_reference_app(api_keys=keys.value, **options)
+        else:
+            app = create_published_reference_app(published, api_keys=keys.value, **options)
         return enter(stack, app, crashes_allowed=True)  # FastAPI answers 500 by raising
 
     def mock(**settings: Any) -> Contestant:
+        spec = None if published is None else published.spec
         app = create_app(
-            MOCK_SETTINGS.replace(api_keys=keys.value, **settings), clock=ManualClock()
+            MOCK_SETTINGS.replace(api_keys=keys.value, spec=spec, **settings), clock=ManualClock()
         )
         return enter(stack, app, crashes_allowed=False)  # the mock must never raise
 
+    mocks = (mock(), mock(framework_500s=False))  # first: a spec the mock refuses stops here
     return Contestants(
         reference=reference(),
-        mock=mock(),
+        mock=mocks[0],
         spelled_out_reference=reference(spell_out_unencodable=True),
-        default_mock=mock(framework_500s=False),
+        default_mock=mocks[1],
     )
 
 
@@ -125,6 +166,37 @@ def contest(stack: contextlib.ExitStack, keys: Keys) -> Contestants:
 def contestants() -> Iterator[dict[Keys, Contestants]]:
     with contextlib.ExitStack() as stack:
         yield {keys: contest(stack, keys) for keys in Keys}
+
+
+class Arena:
+    """The apps of each published spec, built on first use and kept for the module.
+
+    Built inside the test that first needs them, so that a mock that cannot serve a
+    spec fails that test (and only it) with the mock's own error.
+    """
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._stack = stack
+        self._built: dict[tuple[str, Keys], Contestants | SpecError] = {}
+
+    def contestants(self, published: Published, keys: Keys) -> Contestants:
+        if (published.name, keys) not in self._built:
+            try:
+                self._built[published.name, keys] = contest(self._stack, keys, published)
+            except SpecError as error:
+                self._built[published.name, keys] = error
+        built = self._built[published.name, keys]
+        if isinstance(built, SpecError):
+            # Built once for the module: every example after the first fails alike (with a
+            # fresh error, since raising one again would lengthen its traceback each time).
+            raise SpecError(*built.args)
+        return built
+
+
+@pytest.fixture(scope="module")
+def arena() -> Iterator[Arena]:
+    with contextlib.ExitStack() as stack:
+        yield Arena(stack)
 
 
 def assert_same_answer(expected: Answer, actual: Answer) -> None:
@@ -173,11 +245,78 @@ def answered_as_fastapi(apps: Contestants, exchange: Exchange) -> Answer:
     return expected
 
 
+@dataclasses.dataclass(frozen=True)
+class BusinessRule:
+    """One of the real API's answers that no schema states (endpoints.md documents each)."""
+
+    name: str
+    decides: Callable[[str, Any], bool]
+    """Whether the rule decides a POST to this path with this body (parsed JSON)."""
+
+
+def _spelled_out_mode(path: str, body: Any) -> bool:
+    aliases = load_table().for_path(path).mode_aliases
+    return isinstance(body, dict) and isinstance(body.get("mode"), str) and body["mode"] in aliases
+
+
+RULE_CHECKS = tuple(
+    (spec, Expectations(spec))
+    for spec in (load_spec(OCTOBER_2026.spec), load_spec(APRIL_2026.spec))
+)
+
+
+def _refused_by_a_rule(path: str, body: Any) -> bool:
+    for spec, expectations in RULE_CHECKS:
+        operation = next((op for op in spec.operations if op.path == path), None)
+        if operation is not None:
+            return expectations.refused(operation, body)
+    return False
+
+
+BUSINESS_RULES: tuple[BusinessRule, ...] = (
+    # The spec's description: "the spelled-out aliases are accepted anywhere the short
+    # key is" (its discriminator alone would refuse them; README, choices).
+    BusinessRule("spelled-out video mode", _spelled_out_mode),
+    # The endpoint table's checks (canvas over 4 MP, draft at fhd, aspect ratio out of
+    # range...), answered as a pydantic validator raising ValueError answers.
+    BusinessRule("endpoint table check", _refused_by_a_rule),
+)
+"""The rules by which the mock may answer a request unlike the oracle, and the only ones.
+
+The real API refuses some requests its schemas accept, by rules written in code beside
+the models: an outpainting canvas or a deblur input over 4 MP, a draft video at a
+resolution other than hd (endpoints.md). The oracle is FastAPI serving the models
+alone, so it accepts them; a mock that implements such a rule answers them otherwise.
+Each rule the mock implements is named here with the requests it decides. A request
+the two answer differently must be decided by one of these rules, and is then counted
+under that rule's name (hypothesis's statistics) instead of failing; every other
+request must be answered alike.
+"""
+
+
+def deciding_rule(exchange: Exchange) -> BusinessRule | None:
+    """The business rule that decides ``exchange``, if any does."""
+    if exchange.method != "POST":
+        return None
+    try:
+        body = json.loads(exchange.body)
+    except ValueError:
+        return None
+    return next((rule for rule in BUSINESS_RULES if rule.decides(exchange.path, body)), None)
+
+
 def differential(apps: Contestants, exchange: Exchange) -> None:
     # Printed for a failure: hypothesis's own report of the example comes out blank while
     # schemathesis's pytest plugin is loaded.
     note(f"request: {exchange!r}")
-    answer = answered_as_fastapi(apps, exchange)
+    try:
+        answer = answered_as_fastapi(apps, exchange)
+    except AssertionError:
+        rule = deciding_rule(exchange)
+        if rule is None:
+            raise
+        event(f"decided by a business rule: {rule.name}")
+        return
     event(f"{exchange.method} {exchange.path}: {answer.status}")  # --hypothesis-show-statistics
 
 
@@ -199,15 +338,67 @@ def test_the_mock_answers_every_request_as_fastapi_does(
     differential(contestants[keys], exchange)
 
 
+# -- every generation endpoint of each spec BFL published -------------------------------------
+
+PUBLISHED_EXAMPLES = profile_examples() * 5
+"""Per published spec, on top of ENDPOINT_EXAMPLES for each of its endpoints alone."""
+ENDPOINT_EXAMPLES = profile_examples()
+
+
+def published_specs() -> list[Any]:
+    return [pytest.param(published, id=published.name) for published in PUBLISHED]
+
+
+def published_endpoints() -> list[Any]:
+    return [
+        pytest.param(
+            published,
+            generation.path,
+            id=f"{published.name}:{generation.path}",
+        )
+        for published in PUBLISHED
+        for generation in published.generations
+    ]
+
+
+@pytest.mark.property
+@pytest.mark.parametrize("published", published_specs())
+@settings(max_examples=PUBLISHED_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
+@given(keys=st.sampled_from(Keys), data=st.data())
+def test_the_mock_answers_every_published_endpoint_as_fastapi_does(
+    arena: Arena, published: Published, keys: Keys, data: st.DataObject
+) -> None:
+    endpoints = [(generation.path, generation.body) for generation in published.generations]
+    exchange = data.draw(api_exchanges(endpoints), label="exchange")
+    differential(arena.contestants(published, keys), exchange)
+
+
+@pytest.mark.property
+@pytest.mark.parametrize(("published", "path"), published_endpoints())
+@settings(max_examples=ENDPOINT_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_mock_validates_each_published_endpoint_as_fastapi_does(
+    arena: Arena, published: Published, path: str, data: st.DataObject
+) -> None:
+    generation = published.generation(path)
+    exchange = data.draw(endpoint_exchanges(path, generation.body), label="exchange")
+    differential(arena.contestants(published, Keys.ANY), exchange)
+
+
 # -- the differential test can fail, and shrinks what fails to a minimal request --------------
 
 
 def first_difference(
     reference: Contestant, mock: Contestant, strategy: st.SearchStrategy[Exchange]
 ) -> Exchange:
-    """The simplest request ``mock`` answers unlike ``reference``, as hypothesis shrinks it."""
+    """The simplest request ``mock`` answers unlike ``reference``, as hypothesis shrinks it.
+
+    Requests a business rule decides are no difference (see ``BUSINESS_RULES``).
+    """
 
     def differs(exchange: Exchange) -> bool:
+        if deciding_rule(exchange) is not None:
+            return False
         try:
             assert_same_answer(reference.answer(exchange), mock.answer(exchange))
         except AssertionError:
@@ -258,6 +449,60 @@ def test_a_mock_whose_schema_drifts_is_caught_with_a_minimal_body(
     width = json.loads(found.body)["width"]
     assert json.loads(found.body) == {"width": width}
     assert 1440 < width <= 2048 and width % 32 == 0
+
+
+def drifted_mock(
+    stack: contextlib.ExitStack, published: Published, drift: Callable[[dict[str, Any]], None]
+) -> Contestant:
+    """A mock serving ``published`` after ``drift`` changed its document."""
+    document = json.loads(published.spec.read_bytes())
+    drift(document["components"]["schemas"])
+    spec = parse_spec(json.dumps(document).encode())
+    return enter(
+        stack, create_app(MOCK_SETTINGS, clock=ManualClock(), spec=spec), crashes_allowed=False
+    )
+
+
+def undamaged_submits(path: str, model: type[BaseModel]) -> st.SearchStrategy[Exchange]:
+    """Bodies for ``model`` as sent (UTF-8 JSON text, whole): a drifted field shows sooner."""
+    return json_texts(model).map(
+        lambda text: Exchange("POST", path, (), JSON_KEYED, text.encode("utf-8", "surrogatepass"))
+    )
+
+
+def test_a_mock_whose_new_endpoint_drifts_is_caught_with_a_minimal_body(arena: Arena) -> None:
+    # Deliberately broken: FLUX.2 [pro]'s safety_tolerance tops out at 4, not 5.
+    def drift(schemas: dict[str, Any]) -> None:
+        schemas["Flux2Inputs"]["properties"]["safety_tolerance"]["maximum"] = 4
+
+    path = "/v1/flux-2-pro"
+    with contextlib.ExitStack() as stack:
+        broken = drifted_mock(stack, APRIL_2026, drift)
+        reference = arena.contestants(APRIL_2026, Keys.ANY).reference
+        strategy = undamaged_submits(path, APRIL_2026.generation(path).body)
+        found = first_difference(reference, broken, strategy)
+    # Shrunk to that one member, just past the drifted bound (the missing prompt is refused
+    # alike on both sides; past 5, both refuse it too, with different bounds in their errors).
+    body = json.loads(found.body)
+    assert (found.path, list(body)) == (path, ["safety_tolerance"])
+    assert 4 < body["safety_tolerance"] <= 6
+
+
+def test_a_mock_whose_video_mode_drifts_is_caught_with_a_minimal_body(arena: Arena) -> None:
+    # Deliberately broken: a text-to-video clip lasts at most 15 s, not 20.
+    def drift(schemas: dict[str, Any]) -> None:
+        schemas["Flux3VideoT2VInputs"]["properties"]["duration"]["anyOf"][0]["maximum"] = 15
+
+    path = "/v1/flux-3-video"
+    with contextlib.ExitStack() as stack:
+        reference = arena.contestants(OCTOBER_2026, Keys.ANY).reference
+        broken = drifted_mock(stack, OCTOBER_2026, drift)
+        strategy = undamaged_submits(path, OCTOBER_2026.generation(path).body)
+        found = first_difference(reference, broken, strategy)
+    body = json.loads(found.body)
+    assert found.path == path
+    assert (body["mode"], set(body) - {"prompt"}) == ("t2v", {"mode", "duration"})
+    assert 15 < body["duration"] <= 21
 
 
 # -- FastAPI's and Starlette's edges a client can see, one at a time ---------------------------
