@@ -144,11 +144,11 @@ async def measure(count: int, only: str | None = None) -> dict[str, dict[str, fl
                     image,
                 )
     figures = {}
-    for name, (app, request, answer) in rows.items():
+    for name, (mock, request, answer) in rows.items():
         if only is not None and name != only:
             continue
         bare = ceiling.build(answer.content, answer.headers["content-type"])
-        mock_us = await cpu_us_per_request(app, request, count)
+        mock_us = await cpu_us_per_request(mock, request, count)
         ceiling_us = await cpu_us_per_request(bare, request, count)
         figures[name] = {"mock_us": mock_us, "ceiling_us": ceiling_us}
     return figures

@@ -31,14 +31,9 @@ STEADY_RENDERS = 5
 
 
 async def _start(app: Any) -> None:
-    """Run the app's start-up as uvicorn would, and wait for its warm-up to finish.
-
-    The warm-up runs in the background, so that it does not delay the first answer;
-    a client's first image comes after a submit and a poll, by which time it is done.
-    """
-    context = app.router.lifespan_context(app)
-    await context.__aenter__()
-    await app.state.warm_up
+    """Run the app's start-up and shut-down as uvicorn would (the warm-up included)."""
+    async with app.router.lifespan_context(app):
+        pass
 
 
 def measure_renders() -> dict[str, float]:
@@ -90,7 +85,7 @@ async def measure_cycles(seconds: float, strict: bool) -> dict[str, float]:
             count += 1
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
-    journal = app.state.runtime.store.calls()
+    journal = await app.control.calls()
     problems = [problem for call in journal for problem in call.response_problems]
     if problems:
         raise RuntimeError(f"the mock answered off-spec: {problems[:3]}")

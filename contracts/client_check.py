@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from contracts.live import LOOPBACK, LiveApp, bind_loopback, origin_of
 from mockserver import Call, MockSettings, create_app
-from mockserver.serving.server import off_contract
+from mockserver.serving.server import call_in_app, off_contract
+from mockserver.spec.openapi import load_spec
 
 ENV_URL = "BFL_API_URL"
 """Environment variable carrying the mock's base URL to the command."""
@@ -121,27 +122,29 @@ def check_client(
     settings = settings or MockSettings()
     global_socket, regional_socket = bind_loopback(), bind_loopback()
     base_url, polling_origin = origin_of(global_socket), origin_of(regional_socket)
+    spec = load_spec(settings.spec)
     app = create_app(
-        settings.replace(
+        spec=spec,
+        settings=settings.replace(
             host=LOOPBACK,
             port=0,
             public_url=polling_origin,
             strict=True,
             api_keys=settings.api_keys or frozenset({api_key}),
-        )
+        ),
     )
 
     def tell() -> None:
         if progress is not None:
-            sent: tuple[Call, ...] = app.state.runtime.store.calls()
+            sent = call_in_app(app, app.control.calls())
             refused = sum(not call.accepted for call in sent)
             progress(f"{len(sent)} request(s) so far, {refused} refused")
 
     with LiveApp(app, [global_socket, regional_socket]):
         environment = {**os.environ, **(env or {}), ENV_URL: base_url, ENV_KEY: api_key}
         returncode, timed_out, error = _run(command, environment, timeout, tell)
-    calls: tuple[Call, ...] = app.state.runtime.store.calls()
-    result_operation = app.state.runtime.spec.result_operation.operation_id
+        calls: tuple[Call, ...] = call_in_app(app, app.control.calls())
+    result_operation = spec.result_operation.operation_id
     return ClientReport(
         command=tuple(command),
         base_url=base_url,

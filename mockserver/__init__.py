@@ -16,14 +16,14 @@ if TYPE_CHECKING:
     from mockserver.http.app import create_app
     from mockserver.serving.server import MockServer
     from mockserver.settings import MockSettings
-    from mockserver.state.store import Call
+    from mockserver.state.records import Call
 
 # Imported on first use, so that loading the pytest plugin (a submodule) stays cheap.
 _LAZY = {
     "create_app": "mockserver.http.app",
     "MockServer": "mockserver.serving.server",
     "MockSettings": "mockserver.settings",
-    "Call": "mockserver.state.store",
+    "Call": "mockserver.state.records",
 }
 
 

@@ -7,6 +7,7 @@ so the flags, the environment and the Python API cannot drift apart.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import os
@@ -15,16 +16,14 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import uvicorn
-
 from mockserver import __version__
 from mockserver.domain.endpoints import BehaviourTable, load_table
 from mockserver.errors import MockServerError
 from mockserver.extras import MissingExtra
 from mockserver.http.admin import ADMIN_ROOT
 from mockserver.http.app import create_app
-from mockserver.http.handlers import Runtime
-from mockserver.serving.server import listen, server_stack, uvicorn_config
+from mockserver.serving.server import listen, server_stack
+from mockserver.serving.workers import reachable, serve
 from mockserver.settings import MockSettings, Timing, env_name, parse_value
 from mockserver.spec import bundled
 from mockserver.spec.openapi import OperationKind, Spec, load_spec, parse_spec
@@ -136,12 +135,14 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> MockS
 
 
 def _serve(args: argparse.Namespace, settings: MockSettings) -> int:
-    app = create_app(settings)
+    spec = load_spec(settings.spec)
+    create_app(settings, spec=spec)  # a setting or spec the mock cannot serve stops here
+    asyncio.run(reachable(settings))
     sock = listen(settings.host, settings.port)
     origin = f"http://{settings.host}:{sock.getsockname()[1]}"
-    print(_banner(app.state.runtime, origin), flush=True)
+    print(_banner(settings, spec, origin), flush=True)
     try:
-        uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+        serve(settings, [sock])
     except KeyboardInterrupt:
         pass  # uvicorn re-raises Ctrl+C after its graceful shutdown; that is a normal stop
     return 0
@@ -175,9 +176,8 @@ def endpoint_table(spec: Spec, table: BehaviourTable) -> str:
     return "\n".join(lines)
 
 
-def _banner(runtime: Runtime, origin: str) -> str:
-    settings = runtime.settings
-    generation = runtime.spec.operations_of(OperationKind.GENERATION)
+def _banner(settings: MockSettings, spec: Spec, origin: str) -> str:
+    generation = spec.operations_of(OperationKind.GENERATION)
     keys = ", ".join(sorted(settings.api_keys)) or "any non-empty x-key"
     pace = (
         f"{settings.generation_seconds:g} s per image"
@@ -198,5 +198,7 @@ def _banner(runtime: Runtime, origin: str) -> str:
     dashboard = f"   dashboard: {origin}{ADMIN_ROOT}/" if settings.admin else ""
     lines.append(f"  spec: {origin}/openapi.json{dashboard}   (Ctrl+C to stop)")
     request_log = "on" if settings.access_log else "off (--access-log to show)"
-    lines.append(f"  server: {server_stack()}, one process; a line per request: {request_log}")
+    processes = "one process" if settings.workers == 1 else f"{settings.workers} processes"
+    lines.append(f"  server: {server_stack()}, {processes}; a line per request: {request_log}")
+    lines.append(f"  state: {settings.store}")
     return "\n".join(lines)

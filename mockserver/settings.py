@@ -18,6 +18,7 @@ from typing import Any
 from mockserver.errors import SettingsError
 
 ENV_PREFIX = "BFL_MOCK_"
+MEMORY_STORE = "memory"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -114,6 +115,20 @@ class MockSettings:
     require_key_on_poll: bool = setting(
         False, help="refuse get_result without x-key (the spec declares no security there)"
     )
+    store: str = setting(
+        "memory",
+        help="where tasks, balances and the journal live: 'memory' (this process) or "
+        "redis://HOST:PORT/DB (shared by several workers and hosts; ?prefix= keeps mocks apart)",
+    )
+    workers: int = setting(
+        1, help="processes serving the port (more than one needs a shared store)"
+    )
+    task_retention_seconds: float = setting(
+        86400.0, help="a task is forgotten this long after its submit (then Task not found)"
+    )
+    task_limit: int = setting(
+        100_000, help="most tasks kept in memory (the oldest are forgotten first)"
+    )
     credits: float = setting(1000.0, help="starting credit balance of each key")
     prices: Mapping[str, float] = setting(
         factory=dict,
@@ -172,8 +187,20 @@ class MockSettings:
     webhook_signature_header: str = setting(
         "x-webhook-secret", help="header carrying the webhook secret or signature"
     )
+    webhook_hosts: frozenset[str] = setting(
+        frozenset(),
+        help="webhook receivers allowed beyond loopback: host names (* patterns), "
+        "addresses and networks (CIDR), comma-separated",
+    )
     webhook_any_host: bool = setting(
-        False, help="deliver webhooks beyond loopback and private networks too"
+        False, help="deliver webhooks to any host (beyond loopback and webhook_hosts)"
+    )
+    webhook_concurrency: int = setting(64, help="webhook attempts under way at once")
+    webhook_per_receiver: int = setting(
+        8, help="webhook attempts under way at once to one receiver (scheme, host and port)"
+    )
+    webhook_queue_limit: int = setting(
+        10_000, help="webhooks waiting to be delivered; beyond it one is not queued (noted)"
     )
     webhook_timeout_seconds: float = setting(10.0, help="seconds to wait for a webhook receiver")
     webhook_retry_delays: tuple[float, ...] = setting(
@@ -207,6 +234,7 @@ class MockSettings:
             "fetch_timeout_seconds",
             "polls_until_ready",
             "journal_limit",
+            "task_retention_seconds",
             "image_cache_bytes",
             "video_cache_bytes",
             "video_render_seconds",
@@ -216,6 +244,15 @@ class MockSettings:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise SettingsError(f"{name} must not be negative, not {value}")
+        for name in ("workers", "task_limit", "webhook_concurrency", "webhook_per_receiver"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.workers > 1 and self.store == MEMORY_STORE:
+            raise SettingsError(
+                f"{self.workers} workers need a shared store: each process would keep its "
+                "own tasks, and a poll landing on another one would get Task not found. "
+                "Run Redis and give --store redis://127.0.0.1:6379/0"
+            )
         if self.video_renders < 1:
             raise SettingsError(f"video_renders must be at least 1, not {self.video_renders}")
         if not 0 <= self.port <= 65535:
@@ -253,6 +290,31 @@ def parse_values(raw: Mapping[str, str], *, prefix: str = "") -> dict[str, Any]:
         if key in raw:
             values[field.name] = parse_value(key, raw[key], hints[field.name])
     return values
+
+
+def to_environment(settings: MockSettings, *, prefix: str = ENV_PREFIX) -> dict[str, str]:
+    """Every setting as the ``{prefix}{NAME}`` text ``from_env`` reads back to it."""
+    return {
+        env_name(field.name, prefix): format_value(getattr(settings, field.name))
+        for field in dataclasses.fields(MockSettings)
+    }
+
+
+def format_value(value: Any) -> str:
+    """A setting's value as the text ``parse_value`` reads back to it."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, (frozenset, tuple)):
+        return ",".join(sorted(value) if isinstance(value, frozenset) else map(repr, value))
+    if isinstance(value, Mapping):
+        return ",".join(f"{name}={price!r}" for name, price in value.items())
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def parse_value(key: str, text: str, annotation: Any) -> Any:

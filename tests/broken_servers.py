@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.http.app import create_app
+from mockserver.http.routing import MockApp
 from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import TaskStatus
 
@@ -34,7 +35,7 @@ def settings() -> MockSettings:
     )
 
 
-def mock() -> Starlette:
+def mock() -> MockApp:
     """The mock as it is: the server check must pass it."""
     return create_app(settings())
 

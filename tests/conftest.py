@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +14,8 @@ from mockserver.clock import ManualClock
 from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, Timing
 
-from support import ClientFactory
+from redis_server import RedisServer
+from support import ClientFactory, in_app
 
 pytest_plugins = ["pytester"]
 
@@ -46,8 +49,8 @@ def make_client(clock: ManualClock) -> Iterator[ClientFactory]:
 
     yield make
     for client in clients:
+        calls = in_app(client, client.app.control.calls())  # type: ignore[attr-defined]
         client.__exit__(None, None, None)
-        calls = client.app.state.runtime.store.calls()  # type: ignore[attr-defined]
         problems = [problem for call in calls for problem in call.response_problems]
         assert not problems, problems
 
@@ -55,3 +58,18 @@ def make_client(clock: ManualClock) -> Iterator[ClientFactory]:
 @pytest.fixture
 def client(make_client: ClientFactory) -> TestClient:
     return make_client()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server for the session (the tests needing it skip where none is installed)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (.ci/run installs Debian's package)")
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A Redis URL of this test's own: a key prefix no other test uses."""
+    return f"{redis_server.url}?prefix=test-{uuid.uuid4().hex[:12]}:"

@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field, HttpUrl, RootModel
+
 from reference_models import Generation, Published
 
 # BFL's own words for a key it does not know (live capture, 2025).

@@ -8,8 +8,9 @@ import importlib.metadata
 import io
 import threading
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from hypothesis import settings
 from packaging.requirements import Requirement
@@ -23,6 +24,7 @@ FULL_SPEC = PUBLISHED / "bfl-openapi-2026-04-23.json"
 """BFL's spec of April 2026, bundled as ``2026-04-23``."""
 OCT_SPEC = PUBLISHED / "bfl-openapi-2026-10.json"
 """BFL's spec of October 2026, bundled as ``2026-10`` (``latest``)."""
+T = TypeVar("T")
 KEY = "test-key"
 AUTH = {"x-key": KEY}
 SUBMIT = "/v1/flux-pro-1.1"
@@ -65,6 +67,12 @@ def fastapi_oracle_missing() -> str | None:
 def profile_examples() -> int:
     """Examples per property: the loaded hypothesis profile's (dev: quick, ci: thorough)."""
     return settings().max_examples
+
+
+def in_app(client: TestClient, call: Coroutine[Any, Any, T]) -> T:
+    """Run a call of ``client.app.control`` on the loop ``client`` serves the app on."""
+    result: T = client.portal.call(lambda: call)  # type: ignore[union-attr]
+    return result
 
 
 class ClientFactory(Protocol):

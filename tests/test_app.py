@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from mockserver.clock import ManualClock
 from mockserver.settings import SubmitCost, Timing
 
-from support import AUTH, CREDITS, RESULT, ROOT, SUBMIT, ClientFactory
+from support import AUTH, CREDITS, RESULT, ROOT, SUBMIT, ClientFactory, in_app
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -230,7 +230,7 @@ def test_tampered_sample_url_is_refused(client: TestClient) -> None:
 
 def test_sample_of_a_forgotten_task_is_blob_not_found(client: TestClient) -> None:
     sample = str(ready_result(client, {})["sample"])
-    client.app.state.runtime.store.reset()  # type: ignore[attr-defined]
+    in_app(client, client.app.control.reset())  # type: ignore[attr-defined]
     response = client.get(sample)
     assert response.status_code == 404
     assert "<Code>BlobNotFound</Code>" in response.text
@@ -327,7 +327,7 @@ def test_journal_records_every_request_with_its_verdict(client: TestClient) -> N
     submit(client, {"prompt": "ok"})
     client.post(SUBMIT, json={"width": 1000}, headers=AUTH)
     client.get("/nowhere")
-    calls = client.app.state.runtime.store.calls()  # type: ignore[attr-defined]
+    calls = in_app(client, client.app.control.calls())  # type: ignore[attr-defined]
     assert [(c.method, c.path, c.status, c.accepted) for c in calls] == [
         ("POST", SUBMIT, 200, True),
         ("POST", SUBMIT, 422, False),

@@ -15,6 +15,7 @@ from mockserver.cli import _banner, _parser, main, settings_from
 from mockserver.http.app import create_app
 from mockserver.serving.server import uvicorn_config
 from mockserver.settings import Timing
+from mockserver.spec.openapi import load_spec
 
 
 def parse(*argv: str, environ: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -92,5 +93,5 @@ def test_serve_is_fast_by_default_and_logs_requests_when_asked(access_log: bool)
     config.load()  # "auto" picks uvloop and httptools, both dependencies of bfl-mock
     assert config.http_protocol_class is HttpToolsProtocol
     assert "a line per request: " + ("on" if access_log else "off") in _banner(
-        create_app(settings).state.runtime, "http://127.0.0.1:8000"
+        settings, load_spec(settings.spec), "http://127.0.0.1:8000"
     )

@@ -33,7 +33,6 @@ import pytest
 from hypothesis import HealthCheck, event, find, given, note, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
-from reference_models import APRIL_2026, OCTOBER_2026, PUBLISHED, Published
 from starlette.testclient import TestClient
 
 from contracts.expected import Expectations
@@ -51,6 +50,7 @@ from mockserver.state.poll_windows import (
 )
 
 from exchange import KNOWN_TASK, Answer, Exchange, send, shape
+from reference_models import APRIL_2026, OCTOBER_2026, PUBLISHED, Published
 from support import CREDITS, RESULT, ROOT, SUBMIT, fastapi_oracle_missing, profile_examples
 
 if (missing := fastapi_oracle_missing()) is not None:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from broken_clients import GenerationFailed, generate
 
 from contracts import ClientBroke, FuzzApp, fuzz_client, load_contract
 from contracts.exchanges import Lifecycle
@@ -16,6 +15,7 @@ from contracts.fuzzing import FuzzScript
 from contracts.live import LiveApp, bind_loopback
 from mockserver.spec.openapi import OperationKind
 
+from broken_clients import GenerationFailed, generate
 from support import profile_examples
 
 pytestmark = [pytest.mark.contracts]

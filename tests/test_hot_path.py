@@ -7,7 +7,6 @@ code it stands in for: Starlette's own dispatch, ``dataclasses.replace``,
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import urllib.parse
 import uuid
@@ -24,18 +23,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mockserver.domain.endpoints import load_table
-from mockserver.domain.generation import Generation, plan
-from mockserver.domain.media import NO_INPUTS
 from mockserver.http.app import _query_params
 from mockserver.http.routing import MockApp
 from mockserver.render import responses
 from mockserver.render.sample_urls import DELIVERY_ROUTE, Access, SampleSigner
-from mockserver.spec.openapi import load_spec
 from mockserver.spec.validation import FieldError
-from mockserver.state.store import Task, _evolved, _uuid4
+from mockserver.state.tasks import identity
 
-from support import AUTH, RESULT, SUBMIT, ClientFactory
+from support import AUTH, RESULT, SUBMIT, ClientFactory, in_app
 
 # --- MockApp answers as Starlette does ---------------------------------------
 
@@ -144,28 +139,11 @@ def test_routes_after_one_starlette_must_serve_are_left_to_it() -> None:
 
 
 @pytest.mark.property
-@given(st.integers(min_value=0, max_value=2**128 - 1))
-def test_uuid4_is_uuid_modules(bits: int) -> None:
-    assert _uuid4(bits) == str(uuid.UUID(int=bits, version=4))
-
-
-def test_evolved_task_equals_dataclasses_replace() -> None:
-    planned = plan(
-        {"prompt": "x"},
-        load_table().for_path(SUBMIT),
-        NO_INPUTS,
-        api_key="k",
-        statuses=load_spec().statuses,
-    )
-    assert isinstance(planned, Generation)
-    generation = planned
-    task = Task(id="i", generation=generation, seed=7, created_at=1.0, blob="b", polls=2)
-    changes: dict[str, Any] = {"polls": 3, "progress": 0.4, "finished_at": 9.0}
-    evolved = _evolved(task, changes)
-    assert evolved == dataclasses.replace(task, **changes)
-    assert type(evolved) is Task and task.polls == 2
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        evolved.polls = 4  # type: ignore[misc]
+@given(st.binary(min_size=1, max_size=32), st.integers(min_value=1, max_value=2**63 - 1))
+def test_task_ids_are_uuid4s_as_the_uuid_module_writes_them(secret: bytes, number: int) -> None:
+    who = identity(secret, number)
+    assert who.id == str(uuid.UUID(who.id, version=4))
+    assert len(who.blob) == 32 and int(who.blob, 16) >= 0 and 0 <= who.seed < 2**32
 
 
 # --- Rendering ------------------------------------------------------------------
@@ -282,7 +260,7 @@ def test_journal_headers_are_the_requests_and_shared_between_entries(
     sent = {b"x-key": b"k", b"X-Trace": "é1".encode()}
     for _ in range(2):
         client.get(RESULT, params={"id": "nope"}, headers=sent)
-    first, second = client.app.state.runtime.store.calls()  # type: ignore[attr-defined]
+    first, second = in_app(client, client.app.control.calls())  # type: ignore[attr-defined]
     assert ("x-key", "k") in first.headers and ("x-trace", "Ã©1") in first.headers  # latin-1
     assert first.headers == second.headers
     assert all(a is b for a, b in zip(first.headers, second.headers, strict=True))

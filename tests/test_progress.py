@@ -11,9 +11,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from broken_servers import KEY, mock
 
 from mockserver.progress import CLEAR_LINE, Progress, wanted
+
+from broken_servers import KEY, mock
 
 
 class Terminal(io.StringIO):

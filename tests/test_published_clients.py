@@ -29,7 +29,7 @@ from PIL import Image
 from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import TaskStatus
-from mockserver.state.store import Call
+from mockserver.state.records import Call
 
 AI_SDK = Path(__file__).parent / "clients" / "ai-sdk"
 EDIT = AI_SDK / "edit.mjs"

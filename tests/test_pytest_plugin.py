@@ -49,14 +49,18 @@ def test_fixtures_journal_and_marker(pytester: pytest.Pytester) -> None:
                     url = sent.json()["polling_url"]
                     return [(await http.get(url)).json()["status"] for _ in range(3)]
 
+            async def journal():
+                return await bfl_mock_app.control.calls()
+
             assert asyncio.run(run()) == ["Pending", "Pending", "Ready"]
-            assert len(bfl_mock_app.state.runtime.store.calls()) == 4
+            assert len(asyncio.run(journal())) == 4
 
 
         def test_an_off_spec_answer_fails_the_test_at_teardown(bfl_mock):
             from mockserver.render.responses import json_response
 
-            bfl_mock.runtime.renderer.credits = lambda balance: json_response({"credits": "lots"})
+            renderer = bfl_mock.app.state.runtime.renderer
+            renderer.credits = lambda balance: json_response({"credits": "lots"})
             httpx.get(bfl_mock.url + "/v1/credits", headers={"x-key": "k"})
         """
     )

@@ -18,10 +18,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from reference_models import APRIL_2026, COMPONENT_PREFIX, OCTOBER_2026, PUBLISHED, Published
 from starlette.testclient import TestClient
 
 from reference_app import create_published_reference_app
+from reference_models import APRIL_2026, COMPONENT_PREFIX, OCTOBER_2026, PUBLISHED, Published
 
 VIDEO = "/v1/flux-3-video"
 KEYED = {"x-key": "any-key"}

@@ -14,11 +14,11 @@ from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import load_spec
 
-from support import AUTH, FULL_SPEC
+from support import AUTH, FULL_SPEC, in_app
 
 SPEC = load_spec(FULL_SPEC)
 APP = create_app(MockSettings(spec=FULL_SPEC, timing=Timing.POLLS, seed=0, strict=True))
-CLIENT = TestClient(APP, raise_server_exceptions=True)
+CLIENT = TestClient(APP, raise_server_exceptions=True).__enter__()  # one loop for the module
 KNOWN = CLIENT.post("/v1/flux-pro-1.1", json={"prompt": "keep me"}, headers=AUTH).json()
 
 FIELD_NAMES = sorted(
@@ -72,14 +72,14 @@ def test_no_request_gets_a_500(
         headers["x-key"] = key
     if content_type is not None:
         headers["content-type"] = content_type
-    seen = len(APP.state.runtime.store.calls())
+    seen = len(in_app(CLIENT, APP.control.calls()))
     response = CLIENT.request(
         method, path, params=query, headers=headers, content=body, follow_redirects=False
     )
     assert response.status_code < 500, response.text
     if response.headers.get("content-type") == "application/json" and method != "HEAD":
         json.loads(response.content)
-    for call in APP.state.runtime.store.calls()[seen:]:
+    for call in in_app(CLIENT, APP.control.calls())[seen:]:
         assert not call.response_problems, call
     still_there = CLIENT.get("/v1/get_result", params={"id": KNOWN["id"]})
     assert still_there.status_code == 200

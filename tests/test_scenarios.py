@@ -13,7 +13,7 @@ from mockserver.domain.scenarios import DirectiveError, Fault, Latency, Target, 
 from mockserver.errors import SettingsError
 from mockserver.spec.openapi import TaskStatus
 
-from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory
+from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory, in_app
 
 
 def submit(client: TestClient, prompt: str = "a fox", **headers: str) -> httpx.Response:
@@ -185,7 +185,7 @@ def test_submit_faults(
         body,
     )
     assert response.headers.get("retry-after") == retry_after
-    assert client.app.state.runtime.store.tasks() == ()  # type: ignore[attr-defined]
+    assert in_app(client, client.app.control.tasks()) == ()  # type: ignore[attr-defined]
 
 
 def test_poll_fault_limited_to_n_polls_of_that_task(client: TestClient) -> None:

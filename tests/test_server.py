@@ -57,7 +57,7 @@ def test_check_reports_off_spec_answers() -> None:
         def broken(**kwargs: object) -> Response:
             return json_response({"id": "x"})
 
-        server.runtime.renderer.submitted = broken  # type: ignore[method-assign]
+        server.app.state.runtime.renderer.submitted = broken
         httpx.post(f"{server.url}/v1/flux-pro-1.1", json={}, headers={"x-key": "k"})
         with pytest.raises(ResponseViolation, match="'polling_url' is a required property"):
             server.check()

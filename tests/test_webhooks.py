@@ -12,12 +12,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver.http.admin import Control
-from mockserver.http.webhooks import is_local
+from mockserver.http.webhooks import allowed
 from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing, WebhookSignature, WebhookStyle
-from mockserver.state.store import Delivery
+from mockserver.state.records import Delivery
 
-from support import AUTH, RESULT, SUBMIT, ClientFactory, WebhookReceiver
+from support import AUTH, RESULT, SUBMIT, ClientFactory, WebhookReceiver, in_app
 
 
 @pytest.fixture
@@ -27,8 +27,8 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 def wait_deliveries(client: TestClient, count: int) -> tuple[Delivery, ...]:
-    control: Control = client.app.state.control  # type: ignore[attr-defined]
-    return control.wait_for_deliveries(count)
+    control: Control = client.app.control  # type: ignore[attr-defined]
+    return in_app(client, control.wait_for_deliveries(count))
 
 
 def test_submit_with_webhook_answers_async_webhook_response(
@@ -181,7 +181,10 @@ def test_webhooks_go_only_to_local_hosts_by_default(make_client: ClientFactory) 
     client.post(SUBMIT, json={"webhook_url": "https://example.com/hook"}, headers=AUTH)
     (delivery,) = wait_deliveries(client, 1)
     assert delivery.skipped and not delivery.attempts
-    assert (delivery.note or "").startswith("not sent: the host is not on loopback")
+    assert delivery.note == (
+        "not sent: the host is not loopback nor in webhook_hosts "
+        "(the mock calls only hosts it is allowed to)"
+    )
 
 
 def test_any_host_can_be_allowed(make_client: ClientFactory) -> None:
@@ -199,17 +202,34 @@ def test_any_host_can_be_allowed(make_client: ClientFactory) -> None:
     [
         ("http://127.0.0.1:9/x", True),
         ("http://localhost/x", True),
-        ("http://hooks.localhost./x", True),
+        ("http://hooks.localhost./x", False),  # a name: it would need DNS
         ("http://[::1]/x", True),
-        ("http://10.1.2.3/x", True),
-        ("http://192.168.0.2/x", True),
+        ("http://10.1.2.3/x", False),
+        ("http://192.168.0.2/x", False),
         ("https://example.com/x", False),
         ("http://8.8.8.8/x", False),
         ("http://localhost.example.com/x", False),
     ],
 )
-def test_what_counts_as_local(url: str, local: bool) -> None:
-    assert is_local(url) is local
+def test_only_loopback_is_allowed_by_default(url: str, local: bool) -> None:
+    assert allowed(url, frozenset()) is local
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed_here"),
+    [
+        ("http://10.1.2.3/x", True),
+        ("http://10.255.0.1:8080/x", True),
+        ("http://11.0.0.1/x", False),
+        ("http://hooks.internal/x", True),
+        ("http://a.b.internal/x", True),
+        ("http://internal/x", False),
+        ("http://[fd00::1]/x", False),
+        ("http://receiver/x", True),
+    ],
+)
+def test_webhook_hosts_allow_names_patterns_and_networks(url: str, allowed_here: bool) -> None:
+    assert allowed(url, frozenset({"10.0.0.0/8", "*.internal", "receiver"})) is allowed_here
 
 
 def test_a_non_ascii_secret_travels_as_utf8(client: TestClient, receiver: WebhookReceiver) -> None:

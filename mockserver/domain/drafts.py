@@ -28,6 +28,10 @@ class DraftCodec:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
+    def rekey(self, secret: bytes) -> None:
+        """Seal and open with ``secret`` from now on (shared by every process of a store)."""
+        self._secret = secret
+
     def seal(self, fields: Mapping[str, Any]) -> bytes:
         """The bundle of a draft generation with these fields."""
         payload = json.dumps(

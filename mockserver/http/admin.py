@@ -7,6 +7,7 @@ fixture, so every way of steering the mock shares one implementation.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import html
 import json
@@ -23,71 +24,99 @@ from mockserver.domain.scenarios import DirectiveError, Scenario
 from mockserver.http.handlers import Runtime, sample_result
 from mockserver.render.responses import detail, json_response
 from mockserver.spec.openapi import TaskStatus
-from mockserver.state.store import Call, Delivery, Task, filter_calls
+from mockserver.state.records import Call, Delivery, Task, filter_calls
 
 ADMIN_ROOT = "/_mock"
 DASHBOARD_ROWS = 50
 DASHBOARD_REFRESH_SECONDS = 2
-DELIVERY_WAIT_STEP_SECONDS = 0.01
+WAIT_LOOK_SECONDS = 0.25
 
 
 class Control:
+    """Steers a mock (async): the admin API and ``MockServer`` are both made of it."""
+
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The loop the app serves on, for callers in other threads (``MockServer``)."""
 
-    def set_scenario(self, directives: str) -> Scenario:
+    async def start(self) -> None:
+        """Start serving (the app's lifespan): the store, and the webhook worker."""
+        self.loop = asyncio.get_running_loop()
+        await self._rt.start()
+        # Deliveries queued before (a restart on a shared store) are taken up at once.
+        self._rt.webhooks.start()
+
+    async def set_scenario(self, directives: str) -> Scenario:
         """Apply ``directives`` to every request until reset (raises ``DirectiveError``)."""
         scenario = scenarios.parse(directives)
-        self._rt.store.set_scenario(scenario)
+        await self._rt.start()
+        await self._rt.store.set_scenario(directives)
         return scenario
 
-    def clear_scenario(self) -> None:
-        self._rt.store.set_scenario(scenarios.NO_SCENARIO)
+    async def clear_scenario(self) -> None:
+        await self._rt.start()
+        await self._rt.store.set_scenario("")
 
-    def scenario(self) -> Scenario:
-        return self._rt.store.scenario()
+    async def scenario(self) -> Scenario:
+        await self._rt.start()
+        return scenarios.parsed(await self._rt.store.scenario())
 
-    def calls(
+    async def calls(
         self, *, path: str | None = None, status: int | None = None, verdict: str | None = None
     ) -> tuple[Call, ...]:
-        return filter_calls(self._rt.store.calls(), path=path, status=status, verdict=verdict)
+        await self._rt.start()
+        calls = tuple(await self._rt.store.calls())
+        return filter_calls(calls, path=path, status=status, verdict=verdict)
 
-    def tasks(self) -> tuple[Task, ...]:
-        return self._rt.store.tasks()
+    async def tasks(self) -> tuple[Task, ...]:
+        await self._rt.start()
+        return tuple(await self._rt.tasks.recent(self._rt.settings.task_limit))
 
-    def deliveries(self) -> tuple[Delivery, ...]:
-        return self._rt.store.deliveries()
+    async def deliveries(self) -> tuple[Delivery, ...]:
+        await self._rt.start()
+        return tuple(await self._rt.store.deliveries())
 
-    def wait_for_deliveries(self, count: int = 1, timeout: float = 5.0) -> tuple[Delivery, ...]:
-        """Block until ``count`` webhooks are delivered, skipped or out of retries.
+    async def wait_for_deliveries(
+        self, count: int = 1, timeout: float = 5.0
+    ) -> tuple[Delivery, ...]:
+        """Wait until ``count`` webhooks are delivered, skipped or given up.
 
-        For test code in another thread than the server's; returns those finished so far
-        when ``timeout`` runs out.
+        Returns those finished so far when ``timeout`` runs out.
         """
-        attempts_allowed = 1 + len(self._rt.settings.webhook_retry_delays)
+        await self._rt.start()
+        finished: tuple[Delivery, ...] = ()
         deadline = time.monotonic() + timeout
         while True:
-            done = tuple(
-                d
-                for d in self.deliveries()
-                if d.delivered or d.skipped or len(d.attempts) >= attempts_allowed
-            )
-            if len(done) >= count or time.monotonic() > deadline:
-                return done
-            time.sleep(DELIVERY_WAIT_STEP_SECONDS)
+            finished = tuple(d for d in await self._rt.store.deliveries() if d.done)
+            left = deadline - time.monotonic()
+            if len(finished) >= count or left <= 0:
+                return finished
+            # Woken by each delivery this process makes; another process's are seen
+            # at the next look (a shared store).
+            await self._rt.webhooks.changed(min(left, WAIT_LOOK_SECONDS))
 
-    def set_credits(self, api_key: str, credits: float) -> None:
-        self._rt.store.set_balance(api_key, credits)
+    async def set_credits(self, api_key: str, credits: float) -> None:
+        await self._rt.start()
+        await self._rt.store.set_balance(api_key, credits, self._rt.clock.now())
 
-    def reset(self) -> None:
-        self._rt.store.reset()
+    async def balances(self) -> dict[str, float]:
+        await self._rt.start()
+        return await self._rt.store.balances()
+
+    async def reset(self) -> None:
+        """Forget tasks, balances, the journal and deliveries; back to the set scenario."""
+        await self._rt.start()
+        await self._rt.store.reset()
+        await self._rt.store.set_scenario(self._rt.settings.scenario)
         self._rt.poll_windows.reset()
 
-    def sample_url(self, task: Task, origin: str = "") -> str | None:
+    async def sample_url(self, task: Task, origin: str = "") -> str | None:
         """A signed URL of a Ready task's image (relative unless ``origin`` is given)."""
         if task.status is not TaskStatus.READY:
             return None
-        return sample_result(self._rt, origin, task).sample
+        server = await self.scenario()
+        return sample_result(self._rt, origin, task, server).sample
 
 
 def admin_routes(control: Control) -> list[BaseRoute]:
@@ -102,29 +131,31 @@ def admin_routes(control: Control) -> list[BaseRoute]:
             status = int(query["status"]) if "status" in query else None
         except ValueError:
             return detail(400, "status must be an integer")
-        calls = control.calls(path=query.get("path"), status=status, verdict=query.get("verdict"))
+        calls = await control.calls(
+            path=query.get("path"), status=status, verdict=query.get("verdict")
+        )
         return json_response([_call_json(call) for call in calls])
 
     async def tasks(request: Request) -> Response:
-        return json_response([_task_json(task) for task in control.tasks()])
+        return json_response([_task_json(task) for task in await control.tasks()])
 
     async def webhooks(request: Request) -> Response:
-        return json_response([_delivery_json(delivery) for delivery in control.deliveries()])
+        return json_response([_delivery_json(delivery) for delivery in await control.deliveries()])
 
     async def get_scenario(request: Request) -> Response:
-        return json_response(_scenario_json(control.scenario()))
+        return json_response(_scenario_json(await control.scenario()))
 
     async def put_scenario(request: Request) -> Response:
         text = (await request.body()).decode(errors="replace")
         try:
-            scenario = control.set_scenario(_directives(text))
+            scenario = await control.set_scenario(_directives(text))
         except (DirectiveError, ValueError) as error:
             return detail(400, str(error))
         return json_response(_scenario_json(scenario))
 
     async def delete_scenario(request: Request) -> Response:
-        control.clear_scenario()
-        return json_response(_scenario_json(control.scenario()))
+        await control.clear_scenario()
+        return json_response(_scenario_json(await control.scenario()))
 
     async def put_credits(request: Request) -> Response:
         try:
@@ -132,15 +163,15 @@ def admin_routes(control: Control) -> list[BaseRoute]:
             api_key, credits = str(payload["api_key"]), float(payload["credits"])
         except (ValueError, KeyError, TypeError):
             return detail(400, 'send {"api_key": "<key>", "credits": <number>}')
-        control.set_credits(api_key, credits)
+        await control.set_credits(api_key, credits)
         return json_response({"api_key": api_key, "credits": credits})
 
     async def reset(request: Request) -> Response:
-        control.reset()
+        await control.reset()
         return Response(status_code=204)
 
     async def dashboard(request: Request) -> Response:
-        return HTMLResponse(render_dashboard(control))
+        return HTMLResponse(await render_dashboard(control))
 
     return [
         route("/", "GET", dashboard),
@@ -155,18 +186,20 @@ def admin_routes(control: Control) -> list[BaseRoute]:
     ]
 
 
-def render_dashboard(control: Control) -> str:
+async def render_dashboard(control: Control) -> str:
     """A page for people: the scenario, recent tasks with their images, recent requests."""
     task_rows = "".join(
-        _row(
-            f"<code>{html.escape(task.id)}</code>",
-            html.escape(task.generation.endpoint),
-            task.status.name,
-            f"{task.generation.width}×{task.generation.height} "
-            + html.escape(task.generation.output_format),
-            _thumbnail(control.sample_url(task)),
-        )
-        for task in control.tasks()[-DASHBOARD_ROWS:][::-1]
+        [
+            _row(
+                f"<code>{html.escape(task.id)}</code>",
+                html.escape(task.generation.endpoint),
+                task.status.name,
+                f"{task.generation.width}×{task.generation.height} "
+                + html.escape(task.generation.output_format),
+                _thumbnail(await control.sample_url(task)),
+            )
+            for task in (await control.tasks())[-DASHBOARD_ROWS:][::-1]
+        ]
     )
     call_rows = "".join(
         _row(
@@ -175,9 +208,9 @@ def render_dashboard(control: Control) -> str:
             str(call.status),
             html.escape("; ".join(call.problems)) or call.verdict,
         )
-        for call in control.calls()[-DASHBOARD_ROWS:][::-1]
+        for call in (await control.calls())[-DASHBOARD_ROWS:][::-1]
     )
-    scenario = html.escape(json.dumps(_scenario_json(control.scenario())))
+    scenario = html.escape(json.dumps(_scenario_json(await control.scenario())))
     return (
         "<!doctype html><html><head><meta charset=utf-8>"
         f'<meta http-equiv="refresh" content="{DASHBOARD_REFRESH_SECONDS}">'

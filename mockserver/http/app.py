@@ -2,7 +2,8 @@
 
 Routes are made from the spec's operations, and behave as FastAPI's do: one method
 per route (no implicit HEAD), 404/405 as ``{"detail": ...}``, trailing-slash redirects.
-Every request, accepted or not, is journaled with its verdict.
+Every request, accepted or not, is journaled with its verdict. A shared store that
+stops answering gives 503 with Retry-After, nothing half-written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import functools
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
@@ -32,91 +32,48 @@ from mockserver.errors import SettingsError
 from mockserver.http import handlers
 from mockserver.http.admin import Control, admin_routes
 from mockserver.http.inputs import InputReader, probe_video
+from mockserver.http.journal import Journal
 from mockserver.http.routing import MockApp
-from mockserver.http.webhooks import WebhookDispatcher
 from mockserver.render import responses
 from mockserver.render.images import ImageCache, ImageRequest, render
 from mockserver.render.sample_urls import DELIVERY_ROUTE, SampleSigner
 from mockserver.render.video import VideoCache
-from mockserver.settings import MockSettings
+from mockserver.settings import MEMORY_STORE, MockSettings
 from mockserver.spec import bundled
 from mockserver.spec.models import ModelBuilder
 from mockserver.spec.openapi import Operation, OperationKind, Spec, load_spec
 from mockserver.spec.validation import Rejected, RequestValidator
-from mockserver.state.store import Call, MemoryStore, TaskStore
-
-if TYPE_CHECKING:
-    from mockserver.spec.conformance import ResponseChecker
+from mockserver.state.memory import MemoryStore
+from mockserver.state.protocol import Store, StoreUnavailable
+from mockserver.state.tasks import Tasks, seeded_secret
 
 OPENAPI_ROUTE = "/openapi.json"
 _NO_VALUES: Mapping[str, str] = {}
-HEADER_PAIRS_KEPT = 4096
-_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 LOG = logging.getLogger("mockserver")
 LOGGED_PATHS = 64
+UNAVAILABLE = "Service Unavailable"
 _WARM_UP_IMAGE = ImageRequest(prompt="", seed=0, width=32, height=32, output_format="jpeg")
 
 
-class Journal:
-    """Records each exchange in the store, checking the mock's answer in strict mode."""
-
-    def __init__(self, store: TaskStore, checker: ResponseChecker | None) -> None:
-        self._store = store
-        self._checker = checker
-        # Decoded header pairs, shared by every entry that has them: clients send the
-        # same few headers over and over, and an entry with its own copies of them
-        # would cost a dozen objects to build and, when the journal drops it, to free.
-        self._header_pairs: dict[tuple[bytes, bytes], tuple[str, str]] = {}
-
-    async def record(
-        self,
-        request: Request,
-        response: Response,
-        *,
-        operation: Operation | None,
-        problems: tuple[str, ...] = (),
-    ) -> None:
-        scope = request.scope
-        # A request without Content-Length or Transfer-Encoding has no body (RFC 9112
-        # 6.3): most polls and downloads. Reading it would still wait on the server.
-        body = await request.body() if _may_have_body(scope["headers"]) else b""
-        response_body = bytes(response.body)
-        response_problems: tuple[str, ...] = ()
-        if self._checker is not None and operation is not None:
-            response_problems = self._checker.problems(
-                operation, response.status_code, response_body
-            )
-        # Read straight from the ASGI scope: request.url would build and re-split a
-        # URL on every request just to give back the path and query uvicorn parsed.
-        self._store.record(
-            Call(
-                at=self._store.now(),
-                method=scope["method"],
-                path=scope["path"],
-                query=scope["query_string"].decode("utf-8", "replace"),
-                headers=self._headers(scope["headers"]),
-                body=body,
-                status=response.status_code,
-                response_body=response_body,
-                operation_id=operation.operation_id if operation else None,
-                problems=problems,
-                response_problems=response_problems,
-            )
+def make_store(settings: MockSettings) -> Store:
+    """The store ``settings.store`` names: this process's memory, or a Redis URL."""
+    if settings.store == MEMORY_STORE:
+        return MemoryStore(
+            starting_credits=settings.credits,
+            journal_limit=settings.journal_limit,
+            task_limit=settings.task_limit,
+            retention=settings.task_retention_seconds,
         )
+    from mockserver.state.redis_store import RedisStore, is_redis_url
 
-    def _headers(self, raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
-        """The headers as ``request.headers.items()`` gives them (latin-1), shared."""
-        pairs = self._header_pairs
-        if len(pairs) > HEADER_PAIRS_KEPT:
-            pairs.clear()
-        decoded = []
-        for name, value in raw:
-            key = (name, value)  # a tuple even where a server sends [name, value] lists
-            known = pairs.get(key)
-            if known is None:
-                known = pairs[key] = (name.decode("latin-1"), value.decode("latin-1"))
-            decoded.append(known)
-        return tuple(decoded)
+    if not is_redis_url(settings.store):
+        raise SettingsError(f"store must be 'memory' or a redis:// URL, not {settings.store!r}")
+    return RedisStore(
+        settings.store,
+        starting_credits=settings.credits,
+        journal_limit=settings.journal_limit,
+        retention=settings.task_retention_seconds,
+    )
 
 
 class ElsewhereNotice:
@@ -149,46 +106,36 @@ def _query_params(query_string: bytes) -> QueryParams:
     return QueryParams(query_string)
 
 
-def _may_have_body(headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, _ in headers:  # a plain loop: a generator costs more than a few headers
-        if name in _BODY_HEADERS:
-            return True
-    return False
-
-
 def create_app(
     settings: MockSettings | None = None,
     *,
-    store: TaskStore | None = None,
+    store: Store | None = None,
     clock: Clock | None = None,
     spec: Spec | None = None,
-) -> Starlette:
+) -> MockApp:
     """Build the mock as an ASGI app. ``store`` and ``clock`` replace the defaults."""
     settings = settings or MockSettings()
     spec = spec or load_spec(settings.spec)
     clock = clock or SystemClock()
     try:
-        default_scenario = scenarios.parse(settings.scenario)
+        scenarios.parse(settings.scenario)
     except DirectiveError as error:
         raise SettingsError(f"scenario: {error}") from None
-    if store is None:
-        store = MemoryStore(
-            progression=Progression(
-                settings.timing, settings.generation_seconds, settings.polls_until_ready
-            ),
-            starting_credits=settings.credits,
-            clock=clock,
-            seed=settings.seed,
-            journal_limit=settings.journal_limit,
-            scenario=default_scenario,
-        )
+    store = store or make_store(settings)
     renderer = responses.Renderer(spec)
     behaviours = load_table(settings.endpoint_table)
     renderer.check_result_keys(behaviours)
-    secrets = random.Random(settings.seed)
-    signer = SampleSigner(secrets.randbytes(32))
-    drafts = DraftCodec(secrets.randbytes(32))
-    chance = random.Random(secrets.random())
+    tasks = Tasks(
+        store,
+        clock,
+        Progression(settings.timing, settings.generation_seconds, settings.polls_until_ready),
+        max_active=settings.max_active_tasks,
+        delivery_limit=settings.webhook_queue_limit,
+        seed=settings.seed,
+    )
+    secrets = {
+        name: seeded_secret(settings.seed, name) for name in (handlers.SIGNING, handlers.DRAFTS)
+    }
 
     async def own_media(url: str) -> bytes | None:
         return await handlers.own_media(runtime, url)
@@ -196,7 +143,9 @@ def create_app(
     runtime = handlers.Runtime(
         spec=spec,
         settings=settings,
+        clock=clock,
         store=store,
+        tasks=tasks,
         renderer=renderer,
         behaviours=behaviours,
         images=ImageCache(settings.image_cache_bytes),
@@ -205,12 +154,11 @@ def create_app(
             max_renders=settings.video_renders,
             timeout=settings.video_render_seconds,
         ),
-        signer=signer,
-        drafts=drafts,
+        signer=SampleSigner(secrets[handlers.SIGNING]),
+        drafts=DraftCodec(secrets[handlers.DRAFTS]),
         inputs=InputReader(settings, own_media, probe_video),
-        webhooks=WebhookDispatcher(settings, store, renderer),
-        chance=chance,
-        task_id_param=spec.task_id_param,
+        chance=random.Random(settings.seed),
+        secrets=secrets,
     )
     control = Control(runtime)
     checker = None
@@ -219,7 +167,7 @@ def create_app(
         from mockserver.spec.conformance import ResponseChecker
 
         checker = ResponseChecker(spec)
-    journal = Journal(store, checker)
+    journal = Journal(store, clock, checker)
     builder = ModelBuilder(spec)
     key_header = spec.api_key_header
     routes: list[BaseRoute] = []
@@ -258,10 +206,9 @@ def create_app(
         # render is fast, without holding up start-up: the first image is asked for
         # after a submit and a poll at the earliest.
         warm_up = asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
-        app.state.warm_up = warm_up
+        await control.start()
         yield
-        await runtime.webhooks.close()
-        runtime.videos.close()
+        await runtime.stop()
         await warm_up
 
     async def http_error(request: Request, error: Exception) -> Response:
@@ -273,11 +220,21 @@ def create_app(
         await journal.record(request, response, operation=None, problems=(problem,))
         return response
 
-    elsewhere = ElsewhereNotice(settings.spec)
+    async def store_unavailable(request: Request, error: Exception) -> Response:
+        LOG.warning("bfl-mock: %s", error)
+        headers = {"Retry-After": str(settings.retry_after_seconds)}
+        return responses.detail(503, UNAVAILABLE, headers)
 
-    app = MockApp(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+    elsewhere = ElsewhereNotice(settings.spec)
+    app = MockApp(
+        routes=routes,
+        exception_handlers={HTTPException: http_error, StoreUnavailable: store_unavailable},
+        lifespan=lifespan,
+    )
+    app.control = control
+    # Deliberately broken apps in the tests and the benchmark's profile reach the parts
+    # here; nothing in the package reads it.
     app.state.runtime = runtime
-    app.state.control = control
     return app
 
 
@@ -310,6 +267,8 @@ def _operation_endpoint(
             await journal.record(request, response, operation=operation, problems=problems)
             return response
         assert outcome is not None
+        if not rt.started:
+            await rt.start()
         try:
             response = await handler(rt, operation, request, outcome)
         except DirectiveError as error:
@@ -326,6 +285,8 @@ def _plain_endpoint(
     handler: Callable[[handlers.Runtime, Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        if not rt.started:
+            await rt.start()
         try:
             response = await handler(rt, request)
         except DirectiveError as error:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mockserver.clock import Clock
 from mockserver.domain import moderation, scenarios
 from mockserver.domain.drafts import DraftCodec
 from mockserver.domain.endpoints import BehaviourTable, EndpointBehaviour, Media
@@ -39,7 +40,9 @@ from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import Operation, OperationKind, Spec, TaskStatus
 from mockserver.spec.validation import Accepted
 from mockserver.state.poll_windows import PollWindows
-from mockserver.state.store import SERVER_SCOPE, Task, TaskStore
+from mockserver.state.protocol import Store
+from mockserver.state.records import SERVER_SCOPE, Refusal, Task
+from mockserver.state.tasks import Submission, Tasks
 
 NO_FAULT = scenarios.Fault()
 DEFAULT_ERROR = "Generation failed"
@@ -47,32 +50,77 @@ DEFAULT_MODERATION_REASON = "Safety Filter"
 BUNDLE_EXTENSION, BUNDLE_MEDIA_TYPE = "bin", "application/octet-stream"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
 class Runtime:
-    """Everything a handler may use, built once by ``create_app``."""
+    """Everything a handler may use: built by ``create_app``, started on first use."""
 
-    spec: Spec
-    settings: MockSettings
-    store: TaskStore
-    renderer: responses.Renderer
-    behaviours: BehaviourTable
-    images: ImageCache
-    videos: VideoCache
-    signer: SampleSigner
-    drafts: DraftCodec
-    inputs: InputReader
-    webhooks: WebhookDispatcher
-    chance: random.Random
-    """Draws injected latencies (kept apart from the store's ids and seeds)."""
-    task_id_param: str
-    """Name of get_result's query parameter carrying the task id."""
-    poll_windows: PollWindows = dataclasses.field(default_factory=PollWindows)
-    """Each client's window of polls, reported in the rate-limit headers of get_result."""
-    result_path: str = dataclasses.field(init=False)
-    """get_result's path, looked up once."""
+    def __init__(
+        self,
+        *,
+        spec: Spec,
+        settings: MockSettings,
+        clock: Clock,
+        store: Store,
+        tasks: Tasks,
+        renderer: responses.Renderer,
+        behaviours: BehaviourTable,
+        images: ImageCache,
+        videos: VideoCache,
+        signer: SampleSigner,
+        drafts: DraftCodec,
+        inputs: InputReader,
+        chance: random.Random,
+        secrets: Mapping[str, bytes],
+    ) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.clock = clock
+        self.store = store
+        self.tasks = tasks
+        self.renderer = renderer
+        self.behaviours = behaviours
+        self.images = images
+        self.videos = videos
+        self.signer = signer
+        self.drafts = drafts
+        self.inputs = inputs
+        self.chance = chance
+        """Draws injected latencies (kept apart from ids and seeds)."""
+        self.task_id_param = spec.task_id_param
+        """Name of get_result's query parameter carrying the task id."""
+        self.result_path = spec.result_operation.path
+        self.poll_windows = PollWindows()
+        """Each client's window of polls, reported in get_result's rate-limit headers
+        (per process: README, "Several workers")."""
+        self.webhooks = WebhookDispatcher(
+            settings,
+            tasks,
+            renderer,
+            lambda task, origin, server: sample_result(self, origin, task, server),
+        )
+        self._secrets = secrets
+        self._started = False
+        self._starting = asyncio.Lock()
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "result_path", self.spec.result_operation.path)
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def start(self) -> None:
+        """Open the store and agree on the shared secrets, once (also without a lifespan)."""
+        async with self._starting:
+            if self._started:
+                return
+            await self.store.open()
+            await self.tasks.start()
+            self.signer.rekey(await self.store.secret(SIGNING, self._secrets[SIGNING]))
+            self.drafts.rekey(await self.store.secret(DRAFTS, self._secrets[DRAFTS]))
+            await self.store.set_scenario(self.settings.scenario)
+            self._started = True
+
+    async def stop(self) -> None:
+        await self.webhooks.close()
+        self.videos.close()
+        await self.store.close()
 
     def origin(self, request: Request) -> str:
         """Where clients reach the mock: the public URL if set, else the request's own origin."""
@@ -95,6 +143,10 @@ class Runtime:
     def polling_url(self, origin: str, task_id: str) -> str:
         prefix = _polling_prefix(origin, self.result_path, self.task_id_param)
         return prefix + urllib.parse.quote_plus(task_id)
+
+
+SIGNING, DRAFTS = "signing", "drafts"
+"""The shared secrets: sample URL signatures, draft bundles."""
 
 
 # Clients reach the mock by one or a few names: both are computed once per name.
@@ -135,10 +187,12 @@ def header_scenario(request: Request) -> Scenario:
 async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
     behaviour = rt.behaviours.for_path(op.path)
     body = accepted.body or {}
-    own = header_scenario(request).merged(scenarios.from_prompt(str(body.get(PROMPT) or "")))
-    server = rt.store.scenario()
+    header_text = request.headers.get(scenarios.HEADER) or ""
+    prompt_text = scenarios.prompt_directives(str(body.get(PROMPT) or ""))
+    own = scenarios.parse(header_text).merged(scenarios.parse(prompt_text))
+    server = scenarios.parsed(await rt.store.scenario())
     layers: list[Layer] = [(own, None), (server, SERVER_SCOPE)]
-    fault = _fault(rt, Target.SUBMIT, layers)
+    fault = await _fault(rt, Target.SUBMIT, layers)
     if fault.status is not None:
         return await _shaped(rt, _fault_response(rt, fault.status), fault)
     inputs = await rt.inputs.read(body, behaviour)
@@ -154,20 +208,23 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
     )
     if isinstance(planned, Refused):
         return await _shaped(rt, responses.refusal(planned, accepted.raw_body), fault)
-    refusal = _refusal(rt, planned)
-    if refusal is not None:
-        return await _shaped(rt, refusal, fault)
     outcome = _outcome(server.merged(own), planned)
-    task = rt.store.new_task(
-        planned,
-        outcome=outcome.status,
-        outcome_details=outcome.details,
-        outcome_status_code=outcome.status_code,
-        scenario=own,
-    )
     origin = rt.origin(request)
+    admitted = await rt.tasks.submit(
+        Submission(
+            generation=planned,
+            outcome=outcome.status,
+            details=None if outcome.details is None else dict(outcome.details),
+            status_code=outcome.status_code,
+            directives=",".join(text for text in (header_text, prompt_text) if text),
+            poll_faults=own.fault(Target.POLL) != NO_FAULT,
+            origin=origin,
+        )
+    )
+    if isinstance(admitted, Refusal):
+        return await _shaped(rt, _fault_response(rt, admitted.status), fault)
     if planned.webhook_url is not None:
-        rt.webhooks.schedule(task, lambda finished: sample_result(rt, origin, finished))
+        rt.webhooks.queued()
     if (
         planned.media is Media.VIDEO
         and outcome.status is TaskStatus.READY
@@ -175,10 +232,10 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
     ):
         # Rendered while the task generates, so its download is quick; by polls (tests)
         # a task may end at once and many are never downloaded: rendered on demand.
-        rt.videos.prepare(video_request(task), _sources(planned))
+        rt.videos.prepare(video_request(admitted), _sources(planned))
     response = rt.renderer.submitted(
-        task_id=task.id,
-        polling_url=rt.polling_url(origin, task.id),
+        task_id=admitted.id,
+        polling_url=rt.polling_url(origin, admitted.id),
         webhook_url=planned.webhook_url,
         cost_mode=rt.settings.submit_cost,
         price=planned.quote,
@@ -198,18 +255,6 @@ def _opened_bundle(rt: Runtime, inputs: Inputs) -> tuple[Inputs, dict[str, objec
             return Inputs(tuple(unusable if i is item else i for i in inputs.items)), None
         return inputs, dict(fields)
     return inputs, None
-
-
-def _refusal(rt: Runtime, generation: Generation) -> Response | None:
-    """429 past an active-task limit, 402 when the credits cannot cover the task."""
-    standing = rt.store.standing(generation.api_key, generation.endpoint)
-    if standing.active >= rt.settings.max_active_tasks or (
-        generation.active_limit is not None and standing.active_here >= generation.active_limit
-    ):
-        return _fault_response(rt, 429)
-    if generation.api_key is not None and standing.available < generation.price:
-        return _fault_response(rt, 402)
-    return None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -242,17 +287,26 @@ def _outcome(scenario: Scenario, generation: Generation) -> Outcome:
 
 async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
     task_id = str(accepted.params[rt.task_id_param])
-    layers: list[Layer] = [(header_scenario(request), None)]
-    task_scenario = rt.store.scenario_of(task_id)
-    if task_scenario is not None:
-        layers.append((task_scenario, task_id))
-    layers.append((rt.store.scenario(), SERVER_SCOPE))
-    fault = _fault(rt, Target.POLL, layers)
+    header = header_scenario(request)
+    server = scenarios.parsed(await rt.store.scenario())
+    if header.fault(Target.POLL).status is None and server.fault(Target.POLL).status is None:
+        # The usual case, in one step: the poll is counted as the task is read, unless the
+        # task itself injects poll faults (then it is counted once none applied).
+        task = await rt.tasks.poll(task_id)
+        counted = task is None or not task.record.poll_faults
+    else:
+        task, counted = await rt.tasks.look(task_id), False
+    layers: list[Layer] = [(header, None)]
+    if task is not None and task.record.poll_faults:
+        layers.append((scenarios.parsed(task.record.directives), task_id))
+    layers.append((server, SERVER_SCOPE))
+    fault = await _fault(rt, Target.POLL, layers)
     if fault.status is not None:
         return await _shaped(rt, _fault_response(rt, fault.status), fault)
+    if task is not None and not counted:
+        task = await rt.tasks.count_poll(task)
     client = request.client.host if request.client else ""
-    headers = rt.poll_windows.poll(client, rt.store.now()).headers()
-    task = rt.store.poll(task_id)
+    headers = rt.poll_windows.poll(client, rt.clock.now()).headers()
     if task is None:
         response = rt.renderer.task(
             task_id=task_id,
@@ -267,7 +321,7 @@ async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Acc
         task_id=task.id,
         status=task.status,
         status_code=task.outcome_status_code if ended else 200,
-        result=sample_result(rt, rt.origin(request), task) if ready else None,
+        result=sample_result(rt, rt.origin(request), task, server) if ready else None,
         progress=task.progress,
         details=task.details,
         settled_cost=settled_cost(rt, task),
@@ -286,12 +340,12 @@ def settled_cost(rt: Runtime, task: Task) -> float | None:
     return task.generation.price if task.status is TaskStatus.READY else 0.0
 
 
-def sample_result(rt: Runtime, origin: str, task: Task) -> responses.SampleResult:
+def sample_result(rt: Runtime, origin: str, task: Task, server: Scenario) -> responses.SampleResult:
     generation = task.generation
     behaviour = rt.behaviours.for_path(generation.endpoint)
     ready_at = task.finished_at or task.created_at
     started_at = task.started_at or task.created_at
-    expires_at = ready_at + _sample_ttl(rt, task, behaviour)
+    expires_at = ready_at + _sample_ttl(rt, task, behaviour, server)
     extension = generation.output_format
     sample = rt.signer.sign(task.blob, extension, media_type_of(extension), expires_at)
     keys = behaviour.result_keys
@@ -313,15 +367,15 @@ def sample_result(rt: Runtime, origin: str, task: Task) -> responses.SampleResul
     )
 
 
-def _sample_ttl(rt: Runtime, task: Task, behaviour: EndpointBehaviour) -> float:
-    if task.scenario.expired or rt.store.scenario().expired:
+def _sample_ttl(rt: Runtime, task: Task, behaviour: EndpointBehaviour, server: Scenario) -> float:
+    if scenarios.parsed(task.record.directives).expired or server.expired:
         return 0.0
     configured = rt.settings.sample_ttl_seconds
     return behaviour.sample_ttl_seconds if configured is None else configured
 
 
 async def credits(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
-    return rt.renderer.credits(rt.store.balance(accepted.api_key or ""))
+    return rt.renderer.credits(await rt.store.balance(accepted.api_key or "", rt.clock.now()))
 
 
 async def other(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
@@ -338,20 +392,20 @@ HANDLERS: Mapping[OperationKind, Handler] = {
 
 async def sample(rt: Runtime, request: Request) -> Response:
     """Serve a signed delivery URL (a sample or a draft bundle), refusing as Azure does."""
-    now = rt.store.now()
+    now = rt.clock.now()
     scope = request.scope
     verdict = rt.signer.verify_query(scope["path"], scope["query_string"].decode("latin-1"), now)
     if verdict.access is Access.BAD_SIGNATURE:
         return responses.bad_signature(now)
-    task = rt.store.task_by_blob(request.path_params["blob"])
+    task = await rt.tasks.by_blob(request.path_params["blob"])
     if task is None or task.status is not TaskStatus.READY:
         return responses.blob_not_found(now)
     layers: list[Layer] = [
         (header_scenario(request), None),
-        (task.scenario, task.id),
-        (rt.store.scenario(), SERVER_SCOPE),
+        (scenarios.parsed(task.record.directives), task.id),
+        (scenarios.parsed(await rt.store.scenario()), SERVER_SCOPE),
     ]
-    fault = _fault(rt, Target.IMAGE, layers)
+    fault = await _fault(rt, Target.IMAGE, layers)
     if fault.status is not None:
         return await _shaped(rt, _fault_response(rt, fault.status), fault)
     if verdict.access is Access.EXPIRED:
@@ -395,10 +449,10 @@ async def own_media(rt: Runtime, url: str) -> bytes | None:
     named = delivered_file(parts.path)
     if named is None:
         return None
-    verdict = rt.signer.verify_query(parts.path, parts.query, rt.store.now())
+    verdict = rt.signer.verify_query(parts.path, parts.query, rt.clock.now())
     if verdict.access is not Access.GRANTED:
         return None
-    task = rt.store.task_by_blob(named[0])
+    task = await rt.tasks.by_blob(named[0])
     if task is None or task.status is not TaskStatus.READY:
         return None
     rendered = await delivered(rt, task, named[1])
@@ -440,7 +494,7 @@ async def openapi(rt: Runtime, request: Request) -> Response:
     return Response(rt.spec.raw, media_type=responses.JSON)
 
 
-def _fault(rt: Runtime, target: Target, layers: list[Layer]) -> Fault:
+async def _fault(rt: Runtime, target: Target, layers: list[Layer]) -> Fault:
     """The fault for this exchange: the most specific layer wins, field by field.
 
     A status limited to N exchanges counts in its layer's scope (the task, or the
@@ -456,7 +510,11 @@ def _fault(rt: Runtime, target: Target, layers: list[Layer]) -> Fault:
         fault = scenario.fault(target)
         if fault.status is None:
             continue
-        if scope is None or rt.store.take_fault(scope, target, fault.times):
+        if (
+            scope is None
+            or fault.times is None
+            or await rt.store.take_fault(scope, target.value, fault.times)
+        ):
             return dataclasses.replace(merged, status=fault.status)
     return merged
 

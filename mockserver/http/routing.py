@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -31,12 +31,17 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
+if TYPE_CHECKING:
+    from mockserver.http.admin import Control
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Any]
 INTERNAL_ERROR = "Internal Server Error"
 
 
 class MockApp(Starlette):
+    control: Control
+    """Steers the mock from Python (async): scenario, journal, tasks, credits, reset."""
     _constant: dict[tuple[str, str], Endpoint] | None = None
     _parametrised: list[Route] = []
 

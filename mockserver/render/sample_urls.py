@@ -50,11 +50,15 @@ same URL, and every download of a sample checks the same one."""
 
 class SampleSigner:
     def __init__(self, secret: bytes) -> None:
+        self.rekey(secret)
+        self._parsed = functools.lru_cache(maxsize=SIGNATURE_MEMO_SIZE)(_signature_fields)
+
+    def rekey(self, secret: bytes) -> None:
+        """Sign with ``secret`` from now on (the one every process sharing a store uses)."""
         self._secret = secret
         # Both are pure functions of their arguments and the secret; bounded memos.
         self._signed = functools.lru_cache(maxsize=SIGNATURE_MEMO_SIZE)(self._sign)
         self._valid_until = functools.lru_cache(maxsize=SIGNATURE_MEMO_SIZE)(self._expiry_if_valid)
-        self._parsed = functools.lru_cache(maxsize=SIGNATURE_MEMO_SIZE)(_signature_fields)
 
     def path(self, blob: str, extension: str, stem: str = SAMPLE_STEM) -> str:
         digest = hashlib.sha256(blob.encode()).hexdigest()

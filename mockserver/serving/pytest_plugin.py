@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
-
+    from mockserver.http.routing import MockApp
     from mockserver.serving.server import MockServer
     from mockserver.settings import MockSettings
 
@@ -120,14 +119,15 @@ def _check(server: MockServer, check_client: bool) -> None:
 
 
 @pytest.fixture
-def bfl_mock_app(request: pytest.FixtureRequest, bfl_mock_settings: MockSettings) -> Starlette:
+def bfl_mock_app(request: pytest.FixtureRequest, bfl_mock_settings: MockSettings) -> MockApp:
     """A fresh in-process bfl-mock ASGI app, for async tests (no socket).
 
     Send requests with ``httpx.AsyncClient(transport=httpx.ASGITransport(app=bfl_mock_app))``
     from an async test (anyio's ``@pytest.mark.anyio``, or pytest-asyncio); httpx's ASGI
     transport is async only, so a sync ``httpx.Client`` cannot use it: give sync code
-    ``bfl_mock.url`` instead. ``bfl_mock_app.state.runtime.store.calls()`` is its
-    journal. Honours ``@pytest.mark.bfl_mock(**settings)`` like ``bfl_mock``.
+    ``bfl_mock.url`` instead. ``await bfl_mock_app.control.calls()`` is its journal
+    (``control`` steers it as ``bfl_mock`` does, async). Honours
+    ``@pytest.mark.bfl_mock(**settings)`` like ``bfl_mock``.
     """
     from mockserver.http.app import create_app
 

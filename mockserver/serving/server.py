@@ -7,31 +7,46 @@ HTTP stack). Binds 127.0.0.1 and a free port by default, and is ready when
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvicorn
 
 from mockserver.errors import ServerStartError
 from mockserver.render.responses import ConnectionDropped
 from mockserver.settings import MockSettings
-from mockserver.state.store import Call, Delivery, Task
+from mockserver.state.records import Call, Delivery, Task
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from mockserver.http.admin import Control
-    from mockserver.http.handlers import Runtime
+    from mockserver.http.routing import MockApp
 
 START_TIMEOUT_SECONDS = 10.0
+CALL_TIMEOUT_SECONDS = 30.0
+"""How long a call from the test's thread may wait for the server's loop to answer."""
+T = TypeVar("T")
 DEFAULT_TEST_KEY = "bfl-mock-test-key"
 BACKLOG = 2048
+
+
+def call_in_app(
+    app: MockApp, call: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT_SECONDS
+) -> T:
+    """Run ``call`` (of ``app.control``) on the loop serving ``app``, from another thread."""
+    loop = app.control.loop
+    if loop is None:
+        call.close()
+        raise ServerStartError("the app is not served (its lifespan has not started)")
+    return asyncio.run_coroutine_threadsafe(call, loop).result(timeout)
 
 
 class ResponseViolation(AssertionError):
@@ -64,7 +79,7 @@ def off_contract(calls: Iterable[Call]) -> list[str]:
     return entries
 
 
-def uvicorn_config(app: Starlette, settings: MockSettings) -> uvicorn.Config:
+def uvicorn_config(app: Starlette | str, settings: MockSettings) -> uvicorn.Config:
     """The fast defaults: uvloop and httptools when installed, no per-request log line."""
     error_log = logging.getLogger("uvicorn.error")
     if _QUIET_DROPS not in error_log.filters:
@@ -146,11 +161,6 @@ class MockServer:
         self._port: int | None = None
 
     @property
-    def runtime(self) -> Runtime:
-        runtime: Runtime = self.app.state.runtime
-        return runtime
-
-    @property
     def port(self) -> int:
         if self._port is None:
             raise ServerStartError("the server is not started")
@@ -167,44 +177,52 @@ class MockServer:
         return min(self.settings.api_keys, default=DEFAULT_TEST_KEY)
 
     @property
+    def control(self) -> Control:
+        """The async API this object calls on the server's loop."""
+        return self.app.control
+
+    def _run(self, call: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT_SECONDS) -> T:
+        if self._served is None:
+            call.close()
+            raise ServerStartError("the server is not started")
+        return call_in_app(self.app, call, timeout)
+
+    @property
     def calls(self) -> tuple[Call, ...]:
         """Every request received since the last reset, oldest first."""
-        return self.runtime.store.calls()
+        return self._run(self.control.calls())
 
     @property
     def tasks(self) -> tuple[Task, ...]:
-        return self.runtime.store.tasks()
-
-    @property
-    def control(self) -> Control:
-        control: Control = self.app.state.control
-        return control
+        return self._run(self.control.tasks())
 
     def reset(self) -> None:
-        """Forget tasks, balances, the journal, deliveries and the scenario."""
-        self.control.reset()
+        """Forget tasks, balances, the journal and deliveries; back to the set scenario."""
+        self._run(self.control.reset())
 
     def scenario(self, directives: str) -> None:
         """Apply directives (``"content-moderated"``, ``"poll-503=2"``) until the next reset."""
-        self.control.set_scenario(directives)
+        self._run(self.control.set_scenario(directives))
 
     def calls_where(
         self, *, path: str | None = None, status: int | None = None, verdict: str | None = None
     ) -> tuple[Call, ...]:
         """The journal filtered by path, status and verdict (``"accepted"``/``"rejected"``)."""
-        return self.control.calls(path=path, status=status, verdict=verdict)
+        return self._run(self.control.calls(path=path, status=status, verdict=verdict))
 
     def set_credits(self, api_key: str, credits: float) -> None:
-        self.control.set_credits(api_key, credits)
+        self._run(self.control.set_credits(api_key, credits))
 
     @property
     def deliveries(self) -> tuple[Delivery, ...]:
         """Webhook deliveries so far, with every attempt."""
-        return self.control.deliveries()
+        return self._run(self.control.deliveries())
 
     def wait_for_deliveries(self, count: int = 1, timeout: float = 5.0) -> tuple[Delivery, ...]:
-        """Wait until ``count`` webhooks are delivered, skipped or out of retries."""
-        return self.control.wait_for_deliveries(count, timeout)
+        """Wait until ``count`` webhooks are delivered, skipped or given up."""
+        return self._run(
+            self.control.wait_for_deliveries(count, timeout), timeout + CALL_TIMEOUT_SECONDS
+        )
 
     def check(self) -> None:
         """Raise ``ResponseViolation`` if the mock sent a response that breaks the spec."""
