@@ -357,12 +357,14 @@ class Polls:
     longest_ms: float
 
 
-def polled_while(polling_url: str, action: Callable[[], T]) -> tuple[T, float, Polls]:
+def polled_while(
+    polling_url: str, action: Callable[[], T], poller: httpx.Client | None = None
+) -> tuple[T, float, Polls]:
     """``action``'s result and wall time (ms), run in a thread while another task is polled.
 
-    The polls go back to back over a connection of their own, opened before the action
-    starts: if the server's event loop were busy with the action, one poll would wait
-    for all of it.
+    The polls go back to back over a connection of their own (``poller``'s, else a new
+    client's), opened before the action starts: if the server's event loop were busy
+    with the action, one poll would wait for all of it.
     """
     outcome: list[T] = []
     failure: list[BaseException] = []
@@ -377,7 +379,8 @@ def polled_while(polling_url: str, action: Callable[[], T]) -> tuple[T, float, P
         wall_ms.append((time.perf_counter() - started) * 1000)
 
     answered, longest = 0, 0.0
-    with httpx.Client() as client:
+    with contextlib.ExitStack() as stack:
+        client = poller or stack.enter_context(httpx.Client())
         client.get(polling_url).raise_for_status()  # connected before the action starts
         worker = threading.Thread(target=act)
         worker.start()

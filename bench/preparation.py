@@ -1,4 +1,4 @@
-"""What the benchmark runs: the rows and their requests, the servers, the machine.
+"""What the benchmark runs: the rows and their requests, the servers, the media, the machine.
 
 Nothing here is timed, except the image row's first download, which its preparation
 makes anyway (it renders the sample the row then downloads over and over).
@@ -7,13 +7,16 @@ makes anyway (it renders the sample the row then downloads over and over).
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import dataclasses
 import datetime
 import importlib.metadata
+import io
 import json
 import os
 import platform
+import random
 import subprocess
 import time
 from collections.abc import Callable
@@ -26,6 +29,7 @@ import prism
 import servers
 import spy
 from loadgen import Generator, Request
+from PIL import Image, ImageChops
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -172,10 +176,101 @@ class Plan:
             Row("poll, Pending task", NEVER_READY, prepare_pending, Target(0.8), "poll"),
             Row("download 1024x768 jpeg", READY_NOW, self.image, Target(0.5)),
         ]
+        self.media = media_cases() if args.media else []
 
 
 def _wants_prism(choice: str) -> bool:
     return choice == "on" or (choice == "auto" and prism.available())
+
+
+# --- Media: renders through a live mock serving today's spec ------------------------
+
+MEDIA_SPEC = "latest"
+MEDIA_FLAGS = (
+    *("--spec", MEDIA_SPEC, "--timing", "polls", "--polls-until-ready", "2", "--seed", "0"),
+    *UNLIMITED,
+)
+"""Today's spec; tasks final after two polls, so the media wait on renders, not on a clock;
+seeded, so every run renders the same bytes."""
+EDIT_SIDE = 2048
+"""The 4 MP input of the image edit, its side in pixels."""
+EDIT_GRAIN = 16
+"""Grain over the gradients (plus or minus this much), so that the PNG weighs what a
+photo's does (about 6 MB), not a flat picture's: decoding it is part of the submit."""
+VIDEO_SECONDS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaCase:
+    """One render measured through a live mock: submitted, polled to Ready, downloaded."""
+
+    name: str
+    path: str
+    body: Callable[[], bytes]
+    """The submit's body, built when the case runs (the 4 MP input takes a second)."""
+    media_type: str
+
+
+def edit_input_png(side: int = EDIT_SIDE) -> bytes:
+    """A deterministic side x side photo-like PNG: three gradients under a fixed grain."""
+    gradients = (
+        Image.linear_gradient("L").resize((side, side)),
+        Image.radial_gradient("L").resize((side, side)),
+        Image.linear_gradient("L").rotate(90).resize((side, side)),
+    )
+    # Seeded here (Pillow's effect_noise draws from C's rand()): the same bytes every run.
+    grain = Image.frombytes("L", (side, side), _grain(side * side)).convert("RGB")
+    picture = ImageChops.add(Image.merge("RGB", gradients), grain, offset=-EDIT_GRAIN)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _grain(count: int) -> bytes:
+    """``count`` bytes from 0 to 2 * EDIT_GRAIN, the same on every run."""
+    spread = bytes(value % (2 * EDIT_GRAIN + 1) for value in range(256))
+    return random.Random(0).randbytes(count).translate(spread)
+
+
+def _edit_body() -> bytes:
+    encoded = base64.b64encode(edit_input_png()).decode()
+    return json.dumps({"prompt": PROMPT, "input_image": encoded, "seed": 7}).encode()
+
+
+def _video_body(resolution: str) -> Callable[[], bytes]:
+    def body() -> bytes:
+        fields = {
+            "prompt": PROMPT,
+            "mode": "t2v",
+            "resolution": resolution,
+            "duration": VIDEO_SECONDS,
+        }
+        return json.dumps(fields).encode()
+
+    return body
+
+
+def media_cases() -> list[MediaCase]:
+    return [
+        MediaCase(
+            f"4 MP image edit (flux-2-pro, {EDIT_SIDE}x{EDIT_SIDE} png input)",
+            "/v1/flux-2-pro",
+            _edit_body,
+            "image/jpeg",
+        ),
+        MediaCase(
+            f"video hd, {VIDEO_SECONDS} s (flux-3-video t2v)",
+            "/v1/flux-3-video",
+            _video_body("hd"),
+            "video/mp4",
+        ),
+        MediaCase(
+            f"video fhd, {VIDEO_SECONDS} s (flux-3-video t2v)",
+            "/v1/flux-3-video",
+            _video_body("fhd"),
+            "video/mp4",
+        ),
+    ]
 
 
 # --- The machine ------------------------------------------------------------------
@@ -190,7 +285,7 @@ def machine(plan: Plan) -> dict[str, str]:
                 break
     versions = ", ".join(
         f"{name} {importlib.metadata.version(name)}"
-        for name in ("uvicorn", "uvloop", "httptools", "starlette", "pydantic", "pillow")
+        for name in ("uvicorn", "uvloop", "httptools", "starlette", "pydantic", "pillow", "av")
         if _installed(name)
     )
     pinned = (

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from measurement import Loads
+from media import MediaFigures
 from preparation import (
     BENCH_DIR,
     CEILING,
+    MEDIA_SPEC,
     MOCK,
     PRISM,
     PROTOCOL_BATCHES,
@@ -35,13 +37,17 @@ def _verdict(met: bool) -> str:
     return "PASS" if met else "MISS"
 
 
-def tables(plan: Plan, loads: Loads, solo_figures: dict[str, Any]) -> tuple[str, list[str]]:
+def tables(
+    plan: Plan, loads: Loads, solo_figures: dict[str, Any], media: list[MediaFigures]
+) -> tuple[str, list[str]]:
     """The results as markdown tables, and one PASS/MISS line per target."""
     lines, verdicts = _rows_table(plan, loads)
     lines += ["", *_protocol_table(plan, solo_figures)]
     figures, figure_verdicts = _figures_table(plan, solo_figures)
     lines += ["", *figures]
     verdicts += figure_verdicts
+    if media:
+        lines += ["", *_media_table(media)]
     return "\n".join(lines), verdicts
 
 
@@ -177,6 +183,37 @@ def _figures_table(plan: Plan, solo_figures: dict[str, Any]) -> tuple[list[str],
     return lines, verdicts
 
 
+def _media_table(media: list[MediaFigures]) -> list[str]:
+    lines = [
+        f"Media through `bfl-mock serve --spec {MEDIA_SPEC} --timing polls` (a fresh server "
+        f"per run; medians of {SOLO_RUNS} runs; the longest polls are another task's, polled "
+        "back to back over a connection of its own, then again for as long with nothing "
+        "rendering; server CPU from /proc, every thread, the polls answered included):",
+        "",
+        "| media | delivered | submit ms (longest poll) | first download ms "
+        "| server CPU ms, first download | cached download ms "
+        "| longest poll during the render ms (polls answered) "
+        "| longest poll, nothing rendering ms (polls answered) | CPU used by others |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for case in media:
+        last = case.runs[-1]
+        lines.append(
+            f"| {case.name} | {last.output}, {last.size_bytes / 1e6:.2f} MB "
+            f"| {case.median(lambda run: run.submit.wall_ms):.0f} "
+            f"({case.longest_submit_poll_ms:.0f}) "
+            f"| {case.median(lambda run: run.first.wall_ms):.0f} "
+            f"| {case.median(lambda run: run.first.server_cpu_ms):.0f} "
+            f"| {case.median(lambda run: run.cached_ms):.1f} "
+            f"| {case.longest_poll_ms:.1f} "
+            f"({case.median(lambda run: run.first.polls.answered):.0f}) "
+            f"| {case.longest_idle_poll_ms:.1f} "
+            f"({case.median(lambda run: run.idle_polls.answered):.0f}) "
+            f"| {case.median(lambda run: run.first.elsewhere):.0%} |"
+        )
+    return lines
+
+
 def document(plan: Plan, loads: Loads, info: dict[str, str], tables_text: str) -> str:
     """The whole markdown report: the machine, the settings, the tables, the profiles."""
     args = plan.args
@@ -199,6 +236,7 @@ def save(
     info: dict[str, str],
     loads: Loads,
     solo_figures: dict[str, Any],
+    media: list[MediaFigures],
 ) -> Path:
     """``bench-STAMP.md`` and ``bench-STAMP.json`` in bench/results/; the first's path."""
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -215,6 +253,7 @@ def save(
             for name, measured in loads.results.items()
         },
         "solo": solo_figures,
+        "media": [case.as_json() for case in media],
     }
     markdown.with_suffix(".json").write_text(json.dumps(raw, indent=1))
     return markdown.relative_to(BENCH_DIR.parent)

@@ -10,11 +10,12 @@ the unavoidable), pinned to one core, and drives each in turn with wrk pinned to
 other. Rounds alternate which server goes first; the table gives medians over rounds,
 and the ratio mock/ceiling is the median of each round's ratio, the two loads of a
 round being seconds apart. Then the start-up time, the first renders, the event loop
-during a render and the in-process cycles per second. Targets end the output, PASS
-or MISS.
+during a render and the in-process cycles per second; then the media of today's spec
+(a 4 MP image edit, 5 s videos in hd and fhd) through a live mock: first and cached
+renders, and the longest poll while they run. Targets end the output, PASS or MISS.
 
-The work is split by job: ``preparation`` (what to run), ``measurement`` (running and
-timing it), ``report`` (tables, verdicts, saved files); this is the CLI.
+The work is split by job: ``preparation`` (what to run), ``measurement`` and ``media``
+(running and timing it), ``report`` (tables, verdicts, saved files); this is the CLI.
 
 Only loopback is used, every load is bounded in time, and only the processes this
 script started are stopped (by pid). Results also go to bench/results/ (not in git).
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import report
 from measurement import Loads, solo_figures
+from media import measure_media
 from preparation import WARM_UP_SECONDS, Plan, load_average, machine
 
 
@@ -54,6 +56,12 @@ def main() -> int:
         action="store_true",
         help="after each row, sample the mock under one more load with py-spy",
     )
+    parser.add_argument(
+        "--media",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure the 4 MP image edit and the hd/fhd videos through a live mock",
+    )
     args = parser.parse_args()
     plan = Plan(args)
     info = machine(plan)
@@ -68,12 +76,15 @@ def main() -> int:
     loads.run()
     print("start-up, renders, event loop, in-process cycles", flush=True)
     solo = solo_figures(plan)
+    if plan.media:
+        print("media: first and cached renders, polls meanwhile", flush=True)
+    media = measure_media(plan)
     info["load average at end"] = load_average()
-    tables, verdicts = report.tables(plan, loads, solo)
+    tables, verdicts = report.tables(plan, loads, solo, media)
     text = report.document(plan, loads, info, tables)
     print("\n" + text)
     print("\n".join(verdicts))
-    saved = report.save(text, verdicts, info, loads, solo)
+    saved = report.save(text, verdicts, info, loads, solo, media)
     print(f"\nsaved in {saved} and .json")
     return 0
 
