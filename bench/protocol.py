@@ -30,7 +30,7 @@ from uvicorn.server import ServerState
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ceiling
-from run import INVALID_BODY, KEY, PROTOCOL_BATCHES, VALID_BODY
+from preparation import INVALID_BODY, KEY, PROTOCOL_BATCHES, VALID_BODY
 
 from mockserver.http.app import create_app
 from mockserver.serving.server import uvicorn_config

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 import httpx
-from run import PROMPT
+from preparation import PROMPT
 
 from mockserver.http.app import create_app
 from mockserver.render.images import ImageRequest, render
