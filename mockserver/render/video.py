@@ -849,16 +849,22 @@ class _Sound:
         return frame
 
 
-@functools.lru_cache(maxsize=16)
 def _chords(seed: int) -> bytes:
     """Two seconds of float samples: a triad, then one a fourth or fifth up.
 
     Both pulse twice a second on whole-hertz pitches, so the two seconds loop without a click.
     """
     digest = hashlib.sha256(b"chord\0%d" % seed).digest()
-    root = 45 + digest[0] % 12
-    third = 4 if digest[1] % 2 else 3
-    step = 5 if digest[2] % 2 else 7
+    return _chord_samples(45 + digest[0] % 12, 4 if digest[1] % 2 else 3, 5 if digest[2] % 2 else 7)
+
+
+@functools.lru_cache(maxsize=48)
+def _chord_samples(root: int, third: int, step: int) -> bytes:
+    """The samples of one of the 48 progressions seeds pick from, computed once each.
+
+    A pure-Python loop over 96,000 samples costs about a third of a second: done per
+    progression, not per seed, it is paid at most 48 times a process.
+    """
     samples = array.array("f")
     for chord in (
         (root, root + third, root + 7),
