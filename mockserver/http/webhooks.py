@@ -54,6 +54,15 @@ ResultBuilder = Callable[[Task, str, scenarios.Scenario], "responses.SampleResul
 """The ``result`` of a Ready task, its sample URLs on the given origin."""
 
 
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Until ``event`` is set or ``timeout`` passes; a cancellation always goes through."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+
+
 def allowed(url: str, hosts: frozenset[str]) -> bool:
     """Whether the mock may POST to ``url``: loopback, or a host the allow-list names.
 
@@ -100,7 +109,8 @@ class WebhookDispatcher:
         self._client: httpx.AsyncClient | None = None
         self._worker: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()
+        self._stopping = False
         self._running: dict[str, asyncio.Task[None]] = {}
         self._receivers: collections.defaultdict[str, asyncio.Semaphore] = collections.defaultdict(
             lambda: asyncio.Semaphore(settings.webhook_per_receiver)
@@ -113,7 +123,8 @@ class WebhookDispatcher:
         if self._worker is None or self._worker.done() or self._worker.get_loop() is not loop:
             # An app served without a lifespan may meet a new loop per request (a test
             # client used without ``with``): the worker and its events follow it.
-            self._wake, self._changed = asyncio.Event(), asyncio.Condition()
+            self._wake, self._changed = asyncio.Event(), asyncio.Event()
+            self._stopping = False
             self._worker = loop.create_task(self._run())
 
     def queued(self) -> None:
@@ -124,6 +135,10 @@ class WebhookDispatcher:
     async def close(self) -> None:
         """Stop claiming; cut the attempts under way (their leases hand them to others)."""
         if self._worker is not None:
+            # The flag ends the loop even where a cancellation is lost (Python 3.11's
+            # ``wait_for`` may swallow one that meets its timeout).
+            self._stopping = True
+            self._wake.set()
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
@@ -140,12 +155,10 @@ class WebhookDispatcher:
     async def changed(self, timeout: float) -> None:
         """Until a delivery of this process changes, or ``timeout`` passes."""
         self.start()
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+        await _wait(self._changed, timeout)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             free = self._settings.webhook_concurrency - len(self._running)
             if free > 0:
                 try:
@@ -159,8 +172,8 @@ class WebhookDispatcher:
                     if delivery.task_id not in self._running:
                         self._begin(delivery, record)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+            if not self._stopping:
+                await _wait(self._wake, IDLE_SECONDS)
 
     def _begin(self, delivery: Delivery, record: TaskRecord | None) -> None:
         attempt = asyncio.get_running_loop().create_task(self._deliver(delivery, record))
@@ -215,8 +228,9 @@ class WebhookDispatcher:
 
     async def _update(self, delivery: Delivery, due: float | None) -> None:
         await self._store.update_delivery(delivery, due)
-        async with self._changed:
-            self._changed.notify_all()
+        # Wake every waiter at once; later waiters wait on a fresh event.
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def _attempt(self, delivery: Delivery) -> DeliveryAttempt:
         at = self._wall.now()
