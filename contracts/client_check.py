@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contracts.live import LOOPBACK, LiveApp, bind_loopback, origin_of
 from mockserver import Call, MockSettings, create_app
 from mockserver.serving.server import call_in_app, off_contract
-from mockserver.spec.openapi import load_spec
+from mockserver.spec.reading import load_spec
 
 ENV_URL = "BFL_API_URL"
 """Environment variable carrying the mock's base URL to the command."""

@@ -24,14 +24,8 @@ from mockserver.render.responses import POLLING_URL as POLLING_URL
 from mockserver.render.responses import RESULT as RESULT
 from mockserver.render.responses import STATUS as STATUS
 from mockserver.render.responses import WEBHOOK_URL as WEBHOOK_URL
-from mockserver.spec.openapi import (
-    JsonSchema,
-    Operation,
-    OperationKind,
-    Spec,
-    TaskStatus,
-    load_spec,
-)
+from mockserver.spec.openapi import JsonSchema, Operation, OperationKind, Spec, TaskStatus
+from mockserver.spec.reading import load_spec
 
 # Property names of the spec's response schemas that the kit needs to follow a task,
 # and the request fields that decide the image: the mock's own spellings.

@@ -26,7 +26,8 @@ from mockserver.serving.server import listen, server_stack
 from mockserver.serving.workers import reachable, serve
 from mockserver.settings import MockSettings, Timing, env_name, parse_value
 from mockserver.spec import bundled
-from mockserver.spec.openapi import OperationKind, Spec, load_spec, parse_spec
+from mockserver.spec.openapi import OperationKind, Spec
+from mockserver.spec.reading import load_spec, parse_spec
 
 PROG = "bfl-mock"
 # Commands of the contract kit (package ``contracts``, extra ``contracts``), imported

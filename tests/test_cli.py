@@ -15,7 +15,7 @@ from mockserver.cli import _banner, _parser, main, settings_from
 from mockserver.http.app import create_app
 from mockserver.serving.server import uvicorn_config
 from mockserver.settings import Timing
-from mockserver.spec.openapi import load_spec
+from mockserver.spec.reading import load_spec
 
 
 def parse(*argv: str, environ: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

@@ -23,7 +23,8 @@ from mockserver.clock import ManualClock
 from mockserver.errors import SpecError
 from mockserver.render.video import VideoRequest, render_video
 from mockserver.settings import UrlInputs
-from mockserver.spec.openapi import OperationKind, load_spec
+from mockserver.spec.openapi import OperationKind
+from mockserver.spec.reading import load_spec
 
 from support import AUTH, OCT_SPEC, ClientFactory, png_base64
 

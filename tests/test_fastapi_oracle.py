@@ -41,7 +41,7 @@ from mockserver.domain.endpoints import load_table
 from mockserver.errors import SpecError
 from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, SubmitCost, Timing
-from mockserver.spec.openapi import load_spec, parse_spec
+from mockserver.spec.reading import load_spec, parse_spec
 from mockserver.state.poll_windows import (
     LIMIT_HEADER,
     REMAINING_HEADER,

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from mockserver.spec.openapi import OperationKind, load_spec
+from mockserver.spec.openapi import OperationKind
+from mockserver.spec.reading import load_spec
 
 from support import AUTH, FULL_SPEC, ClientFactory, png_base64
 

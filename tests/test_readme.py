@@ -18,7 +18,7 @@ from contracts.stance import OUT_OF_SPEC_STATUSES
 from mockserver.cli import endpoint_table
 from mockserver.domain.endpoints import load_table
 from mockserver.settings import MockSettings
-from mockserver.spec.openapi import load_spec
+from mockserver.spec.reading import load_spec
 
 from support import ROOT
 

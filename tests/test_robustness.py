@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, Timing
-from mockserver.spec.openapi import load_spec
+from mockserver.spec.reading import load_spec
 
 from support import AUTH, FULL_SPEC, in_app
 

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from mockserver.errors import SpecError
 from mockserver.spec.models import ModelBuilder
-from mockserver.spec.openapi import Spec, parse_spec
+from mockserver.spec.openapi import Spec
+from mockserver.spec.reading import parse_spec
 
 from support import ROOT
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from mockserver.errors import SpecError
-from mockserver.spec.openapi import OperationKind, TaskStatus, load_spec, parse_spec
+from mockserver.spec.openapi import OperationKind, TaskStatus
+from mockserver.spec.reading import load_spec, parse_spec
 
 from support import FULL_SPEC, ROOT, SPECS
 

@@ -41,7 +41,8 @@ from mockserver.render.video import VideoCache
 from mockserver.settings import MEMORY_STORE, MockSettings
 from mockserver.spec import bundled
 from mockserver.spec.models import ModelBuilder
-from mockserver.spec.openapi import Operation, OperationKind, Spec, load_spec
+from mockserver.spec.openapi import Operation, OperationKind, Spec
+from mockserver.spec.reading import load_spec
 from mockserver.spec.validation import Rejected, RequestValidator
 from mockserver.state.memory import MemoryStore
 from mockserver.state.protocol import Store, StoreUnavailable
