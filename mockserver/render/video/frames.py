@@ -29,6 +29,7 @@ _STILL_SHARE = 0.8  # a keyframe fills at most this share of the frame's width a
 
 
 def clip_frames(request: VideoRequest, inputs: Inputs, budget: Budget) -> Iterator[av.VideoFrame]:
+    """Every frame of the clip in order: its backdrop, with the marks drawn on it."""
     overlays = Overlays(request)
     if inputs.video is None or request.video is None:
         backdrops = _generated(request, inputs.stills, budget)

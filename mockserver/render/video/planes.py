@@ -1,4 +1,8 @@
-"""Pictures as YUV 4:2:0 planes: converted once, then copied and painted in place."""
+"""Pictures as YUV 4:2:0 planes: converted once, then copied and painted in place.
+
+A frame costs a few memory copies this way, rather than a Pillow drawing and a colour
+conversion of the whole picture.
+"""
 
 from __future__ import annotations
 

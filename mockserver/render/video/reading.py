@@ -1,4 +1,9 @@
-"""Reading input videos with bounds on what a hostile file can cost."""
+"""Reading input videos with bounds on what a hostile file can cost.
+
+The bounds are packets demuxed, frames decoded and pixels per frame; only a short list
+of demuxers may read, and every nested open is refused. Whatever FFmpeg rejects comes
+out as :class:`UndecodableVideo`.
+"""
 
 from __future__ import annotations
 
