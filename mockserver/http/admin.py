@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from mockserver.domain import scenarios
 from mockserver.domain.scenarios import DirectiveError, Scenario
-from mockserver.http.handlers import Runtime, sample_result
+from mockserver.http.runtime import Runtime
 from mockserver.render.responses import detail, json_response
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Call, Delivery, Task, filter_calls
@@ -116,7 +116,7 @@ class Control:
         if task.status is not TaskStatus.READY:
             return None
         server = await self.scenario()
-        return sample_result(self._rt, origin, task, server).sample
+        return self._rt.results.sample_result(task, origin, server).sample
 
 
 def admin_routes(control: Control) -> list[BaseRoute]:

@@ -152,11 +152,12 @@ class BackgroundServer:
 class MockServer:
     """A started-on-demand live mock. Use as a context manager, or ``start()``/``stop()``."""
 
-    def __init__(self, settings: MockSettings | None = None) -> None:
+    def __init__(self, settings: MockSettings | None = None, *, app: MockApp | None = None) -> None:
+        """``app``: serve this one (built by ``create_app`` with ``settings``) instead."""
         from mockserver.http.app import create_app
 
         self.settings = settings or MockSettings(port=0)
-        self.app = create_app(self.settings)
+        self.app = app or create_app(self.settings)
         self._served: BackgroundServer | None = None
         self._port: int | None = None
 
