@@ -30,7 +30,8 @@ from mockserver.domain.lifecycle import Progression
 from mockserver.domain.scenarios import DirectiveError
 from mockserver.errors import SettingsError
 from mockserver.http import handlers
-from mockserver.http.admin import Control, admin_routes
+from mockserver.http.admin import ADMIN_ROOT, Control, admin_routes
+from mockserver.http.dashboard import dashboard_routes
 from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.journal import Journal
 from mockserver.http.routing import MockApp
@@ -192,6 +193,7 @@ def create_app(
         routes.append(route)
     if settings.admin:
         routes.extend(admin_routes(control))
+        routes.extend(dashboard_routes(control))
     routes.append(Route(OPENAPI_ROUTE, _plain_endpoint(runtime, journal, handlers.openapi)))
     routes.append(
         Route(
@@ -209,6 +211,7 @@ def create_app(
         warm_up = asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
         await control.start()
         yield
+        control.close_streams()
         await runtime.stop()
         await warm_up
 
@@ -216,6 +219,9 @@ def create_app(
         assert isinstance(error, HTTPException)
         response = responses.detail(error.status_code, error.detail, error.headers)
         problem = str(error.detail)
+        if settings.admin and request.scope["path"].startswith(ADMIN_ROOT + "/"):
+            # The dashboard's own traffic (a page's stray fetches) is no client's.
+            return response
         if error.status_code == 404:
             problem = elsewhere.explain(request.scope["path"], problem)
         await journal.record(request, response, operation=None, problems=(problem,))
