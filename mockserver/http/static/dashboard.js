@@ -66,7 +66,7 @@ function renderTasks(tasks) {
       el("td", { text: `${task.width}×${task.height} ${task.format}` + (task.duration ? ` · ${task.duration} s` : "") }),
       el("td", { class: "small", text: `created ${clock(task.created_at)}` },
         el("div", { text: task.finished_at ? `done in ${seconds(task.created_at, task.finished_at)}` : `${task.polls} polls` })),
-      el("td", { class: "num", text: `${task.cost}${task.charged ? "" : " (quoted)"}` }),
+      el("td", { class: "num", text: task.charged ? String(task.cost) : task.final ? "not charged" : `${task.cost} (quoted)` }),
       el("td", { text: task.reason || "" })));
   $("#tasks tbody").replaceChildren(...rows);
 }
@@ -139,7 +139,7 @@ async function openCall(key) {
   } else {
     const target = call.path + (call.query ? `?${call.query}` : "");
     $("#detail-title").textContent = `${call.method} ${target} → ${call.status}`;
-    body.replaceChildren(
+    const parts = [
       el("p", { text: `${call.verdict}${call.operation_id ? ` · ${call.operation_id}` : ""} · ${clock(call.at)}` }),
       call.problems.length ? el("h3", { text: "Why refused" }) : null,
       call.problems.length ? el("ul", { class: "problems" }, ...call.problems.map((p) => el("li", { text: p }))) : null,
@@ -150,7 +150,9 @@ async function openCall(key) {
       el("h3", { text: `Response ${call.status}` }),
       el("pre", { class: "response-body", text: pretty(call.response_body) || "(empty)" }),
       call.response_problems.length ? el("h3", { text: "Where the mock's answer broke the spec" }) : null,
-      call.response_problems.length ? el("ul", { class: "problems" }, ...call.response_problems.map((p) => el("li", { text: p }))) : null);
+      call.response_problems.length ? el("ul", { class: "problems" }, ...call.response_problems.map((p) => el("li", { text: p }))) : null,
+    ];
+    body.replaceChildren(...parts.filter((part) => part !== null));
   }
   $("#detail").showModal();
 }
