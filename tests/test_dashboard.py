@@ -6,6 +6,7 @@ The page itself, in a real browser, is tested in test_dashboard_browser.py.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +24,7 @@ from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Call
 
-from support import AUTH, RESULT, SUBMIT, in_app
+from support import AUTH, OCT_SPEC, RESULT, SUBMIT, in_app
 
 SERVED = {
     "/_mock/": "text/html; charset=utf-8",
@@ -273,3 +274,45 @@ def test_a_stream_ends_when_its_client_leaves_or_the_server_shuts_down(ending: s
     assert bodies[0] == b"retry: 500\n\n" and bodies[1].startswith(b"event: snapshot\n")
     if ending == "server shuts down":
         assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+def test_a_video_tasks_thumbnail_is_its_clip(make_client: Any) -> None:
+    client: TestClient = make_client(spec=OCT_SPEC, polls_until_ready=2, credits=100_000.0)
+    body = {"mode": "t2v", "prompt": "a fox", "draft": True, "duration": 5}
+    task_id = client.post("/v1/flux-3-video", json=body, headers=AUTH).json()["id"]
+    poll: dict[str, Any] = {}
+    while poll.get("status") != "Ready":
+        poll = client.get(RESULT, params={"id": task_id}).json()
+    signed = client.get(poll["result"]["sample"])
+    thumbnail = client.get(f"/_mock/media/{task_id}")
+    assert (thumbnail.status_code, thumbnail.headers["content-type"]) == (200, "video/mp4")
+    assert thumbnail.content == signed.content
+    tasks = in_app(client, client.app.control.tasks())  # type: ignore[attr-defined]
+    spelling = client.app.control.statuses  # type: ignore[attr-defined]
+    lists = Lists(tasks=tasks, calls=(), deliveries=(), balances={}, directives="")
+    (row,) = snapshot(lists, spelling, Query())["tasks"]["rows"]
+    assert (row["video"], row["format"], row["duration"], row["status"]) == (
+        True,
+        "mp4",
+        5.0,
+        "Ready",
+    )
+
+
+def test_stopping_the_server_ends_an_open_stream() -> None:
+    server = MockServer(MockSettings(port=0, seed=0)).start()
+    try:
+        with (
+            httpx.Client(base_url=server.url) as client,
+            client.stream("GET", "/_mock/events", timeout=None) as stream,
+        ):
+            lines = stream.iter_lines()
+            assert next(events(lines))["tasks"] == {"rows": [], "matched": 0}
+            stopping = threading.Thread(target=server.stop)
+            stopping.start()
+            rest = list(lines)  # ends only when the server ends the stream
+            stopping.join()
+    finally:
+        server.stop()
+    assert server.app.control.closing.is_set()
+    assert all(not line.startswith("event: ") for line in rest)
