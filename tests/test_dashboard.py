@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from mockserver.clock import ManualClock
 from mockserver.http.app import create_app
 from mockserver.http.dashboard import static_file
-from mockserver.render.dashboard import ROWS, Lists, Query, call_keys, snapshot
+from mockserver.render.dashboard import ROWS, Lists, Query, call_key, find_call, snapshot
 from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import TaskStatus
@@ -70,7 +70,7 @@ def test_the_dashboards_own_traffic_never_enters_the_journal(client: TestClient)
     before = in_app(client, client.app.control.calls())  # type: ignore[attr-defined]
     for path in SERVED:
         client.get(path)
-    key = call_keys(before)[0][0]
+    key = call_key(before, 0)
     assert client.get(f"/_mock/calls/{key}").status_code == 200
     assert client.get(f"/_mock/media/{task_id}").status_code == 200
     assert client.get("/_mock/no-such-page").status_code == 404
@@ -110,7 +110,7 @@ def test_thumbnails_of_unknown_or_unfinished_tasks(client: TestClient) -> None:
 def test_a_requests_detail_says_why_it_was_refused(client: TestClient) -> None:
     client.post(SUBMIT, json={"width": 1000}, headers=AUTH)
     (call,) = in_app(client, client.app.control.calls())  # type: ignore[attr-defined]
-    ((key, _),) = call_keys((call,))
+    key = call_key((call,), 0)
     detail = client.get(f"/_mock/calls/{key}").json()
     assert detail["problems"] == ["body.width: Input should be a multiple of 32 (multiple_of)"]
     assert (detail["method"], detail["path"], detail["status"], detail["verdict"]) == (
@@ -122,11 +122,12 @@ def test_a_requests_detail_says_why_it_was_refused(client: TestClient) -> None:
     assert json.loads(detail["body"]) == {"width": 1000}
     assert json.loads(detail["response_body"])["detail"][0]["loc"] == ["body", "width"]
     assert ["x-key", "test-key"] in detail["headers"]
-    missing = client.get("/_mock/calls/1.5~0")
-    assert (missing.status_code, missing.json()) == (
-        404,
-        {"detail": "no such request in the journal (only journal_limit are kept)"},
-    )
+    for key in ("1.5~0", "nonsense", f"{call.at!r}~1"):
+        missing = client.get(f"/_mock/calls/{key}")
+        assert (missing.status_code, missing.json()) == (
+            404,
+            {"detail": "no such request in the journal (only journal_limit are kept)"},
+        )
 
 
 @pytest.mark.parametrize(
@@ -181,6 +182,7 @@ def test_snapshots_spell_statuses_as_the_spec_and_count_what_they_cap(
     assert [(r["key"], r["problems"]) for r in only["calls"]["rows"]] == [
         ("1.0~1", ["body.width: bad"])
     ]
+    assert [find_call(refused, key) for key in ("1.0~0", "1.0~1", "1.0~2")] == [*refused, None]
     assert spelling[TaskStatus.READY] == "Ready"
 
 

@@ -13,7 +13,7 @@ import asyncio
 import functools
 import importlib.resources
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -26,10 +26,11 @@ from mockserver.render.dashboard import (
     Query,
     QueryError,
     call_detail,
-    call_keys,
+    find_call,
     snapshot,
 )
 from mockserver.render.responses import detail, json_response
+from mockserver.spec.openapi import TaskStatus
 
 LOOK_SECONDS = 0.5
 """How often a stream looks for changes: a task's stage follows the clock, unannounced."""
@@ -73,8 +74,7 @@ def dashboard_routes(control: Control) -> list[BaseRoute]:
         )
 
     async def call(request: Request) -> Response:
-        key = request.path_params["key"]
-        found = next((c for k, c in call_keys(await control.calls()) if k == key), None)
+        found = find_call(await control.calls(), request.path_params["key"])
         if found is None:
             return detail(404, "no such request in the journal (only journal_limit are kept)")
         return json_response(call_detail(found))
@@ -102,6 +102,10 @@ def dashboard_routes(control: Control) -> list[BaseRoute]:
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+def encoded(lists: Lists, spelling: Mapping[TaskStatus, str], query: Query) -> str:
+    return json.dumps(snapshot(lists, spelling, query), separators=(",", ":"))
+
+
 async def snapshots(control: Control, query: Query, request: Request) -> AsyncIterator[str]:
     """Server-sent events: a snapshot whenever one differs from the last one sent."""
     loop = asyncio.get_running_loop()
@@ -118,7 +122,8 @@ async def snapshots(control: Control, query: Query, request: Request) -> AsyncIt
                 balances=await control.balances(),
                 directives=await control.directives(),
             )
-            text = json.dumps(snapshot(lists, control.statuses, query), separators=(",", ":"))
+            # In a worker thread: searching a full journal takes some milliseconds.
+            text = await asyncio.to_thread(encoded, lists, control.statuses, query)
             if text != sent:
                 sent, quiet_since = text, loop.time()
                 yield f"event: snapshot\ndata: {text}\n\n"

@@ -66,36 +66,55 @@ def snapshot(lists: Lists, spelling: Mapping[TaskStatus, str], query: Query) -> 
         if (not query.status or _spelled(spelling, task.status) == query.status)
         and query.finds(task.id, task.generation.prompt, task.generation.endpoint)
     ]
-    calls = [
-        (key, call)
-        for key, call in call_keys(lists.calls)
-        if (not query.verdict or call.verdict == query.verdict)
-        and query.finds(call.path, call.query, str(call.status), *call.problems)
-    ]
+    calls = lists.calls
+    matching = (
+        [i for i, call in enumerate(calls) if _call_matches(call, query)]
+        if query.verdict or query.search
+        else range(len(calls))
+    )
+    shown = [_call(call_key(calls, i), calls[i]) for i in matching[-ROWS:][::-1]]
     deliveries = [d for d in lists.deliveries if query.finds(d.task_id, d.url, d.note)]
     return {
         "statuses": list(spelling.values()),
         "scenario": lists.directives,
         "balances": [{"key": key, "credits": credits} for key, credits in lists.balances.items()],
         "tasks": _capped([_task(task, spelling) for task in tasks[-ROWS:][::-1]], len(tasks)),
-        "calls": _capped([_call(key, call) for key, call in calls[-ROWS:][::-1]], len(calls)),
+        "calls": _capped(shown, len(matching)),
         "webhooks": _capped([_delivery(d) for d in deliveries[-ROWS:][::-1]], len(deliveries)),
     }
 
 
-def call_keys(calls: Sequence[Call]) -> list[tuple[str, Call]]:
-    """Each call with a key that finds it again while it is kept.
+def call_key(calls: Sequence[Call], index: int) -> str:
+    """A key that finds the call at ``index`` again while the journal keeps it.
 
-    The key is its time and its rank among the calls of that same time (a manual
-    clock gives many calls the same time).
+    Its time, and its rank among the calls just before it of that same time (a
+    manual clock gives many calls the same time).
     """
-    seen: dict[float, int] = {}
-    keyed = []
-    for call in calls:
-        rank = seen.get(call.at, 0)
-        seen[call.at] = rank + 1
-        keyed.append((f"{call.at!r}~{rank}", call))
-    return keyed
+    at, rank = calls[index].at, 0
+    while index - rank > 0 and calls[index - rank - 1].at == at:
+        rank += 1
+    return f"{at!r}~{rank}"
+
+
+def find_call(calls: Sequence[Call], key: str) -> Call | None:
+    """The call ``key`` names (see ``call_key``), if the journal still has it."""
+    at_text, _, rank = key.rpartition("~")
+    try:
+        at = float(at_text)
+    except ValueError:
+        return None
+    if not rank.isdigit():
+        return None
+    for index in range(len(calls) - 1, -1, -1):
+        if calls[index].at == at and call_key(calls, index) == key:
+            return calls[index]
+    return None
+
+
+def _call_matches(call: Call, query: Query) -> bool:
+    return (not query.verdict or call.verdict == query.verdict) and query.finds(
+        call.path, call.query, str(call.status), *call.problems
+    )
 
 
 def call_detail(call: Call) -> dict[str, Any]:
