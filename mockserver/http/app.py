@@ -193,7 +193,6 @@ def create_app(
         routes.append(route)
     if settings.admin:
         routes.extend(admin_routes(control))
-        routes.extend(dashboard_routes(control))
     routes.append(Route(OPENAPI_ROUTE, _plain_endpoint(runtime, journal, handlers.openapi)))
     routes.append(
         Route(
@@ -202,6 +201,9 @@ def create_app(
             methods=["GET", "HEAD"],
         )
     )
+    if settings.admin:
+        # After the delivery route: a download, not a dashboard, is the hot path.
+        routes.extend(dashboard_routes(control))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
