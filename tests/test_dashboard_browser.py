@@ -17,12 +17,13 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from mockserver.render.dashboard import ROWS
 from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing
 
-from support import RESULT, SUBMIT, WebhookReceiver
+from support import CREDITS, RESULT, SUBMIT, WebhookReceiver
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -170,10 +171,25 @@ def test_the_dashboard_follows_the_mock_live_in_a_browser(
         until(browser, lambda d: "42" in d.find_element(By.ID, "balances").text)
         screenshot(browser, "dashboard")
 
-        # Search narrows every list, and says how many matched.
+        # A capped list says how many there are.
+        for _ in range(ROWS):
+            client.get(CREDITS, headers=key)
+        total = len(live_mock.calls)
+        shown = f"showing {ROWS} of {total}"
+        until(browser, lambda d: d.find_element(By.ID, "calls-count").text == shown)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#calls tbody tr")) == ROWS
+
+        # The status filter and the search narrow the lists, and say how many matched.
+        Select(browser.find_element(By.ID, "status-filter")).select_by_visible_text(
+            "Content Moderated"
+        )
+        until(browser, lambda d: d.find_element(By.ID, "tasks-count").text == "1")
+        assert status_of(browser, storm) == "Content Moderated"
+        Select(browser.find_element(By.ID, "status-filter")).select_by_value("")
         browser.find_element(By.ID, "search").send_keys("fox")
         until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tasks tbody tr")) == 1)
         assert browser.find_element(By.ID, "tasks-count").text == "1"
+        assert status_of(browser, fox_id) == "Ready"
         assert browser.execute_script("return window.notReloaded") is True
 
     # Only the client's own requests are in the journal: none of the page's.
