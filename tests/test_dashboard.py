@@ -318,3 +318,7 @@ def test_stopping_the_server_ends_an_open_stream() -> None:
         server.stop()
     assert server.app.control.closing.is_set()
     assert all(not line.startswith("event: ") for line in rest)
+    # Served again, the same app streams again.
+    with server, httpx.Client(base_url=server.url) as client:
+        with client.stream("GET", "/_mock/events", timeout=None) as stream:
+            assert next(events(stream.iter_lines()))["calls"] == {"rows": [], "matched": 0}

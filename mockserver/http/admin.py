@@ -42,6 +42,7 @@ class Control:
     async def start(self) -> None:
         """Start serving (the app's lifespan): the store, and the webhook worker."""
         self.loop = asyncio.get_running_loop()
+        self._closing = None  # served again after a shutdown: streams may run again
         await self._rt.start()
         # Deliveries queued before (a restart on a shared store) are taken up at once.
         self._rt.webhooks.start()
