@@ -40,7 +40,7 @@ def wrap(text: str, face: Font, width: float) -> list[str]:
     """Greedy word wrap to ``width`` pixels; only a word longer than a line is cut."""
     lines: list[str] = []
     line = ""
-    for word in text.split():
+    for word in text.split(" "):
         candidate = f"{line} {word}" if line else word
         if face.getlength(candidate) <= width:
             line = candidate
@@ -48,14 +48,13 @@ def wrap(text: str, face: Font, width: float) -> list[str]:
         if line:
             lines.append(line)
         while face.getlength(word) > width and len(word) > 1:
-            cut = len(word) - 1
+            cut = max(1, int(len(word) * width // max(1, round(face.getlength(word)))))
             while cut > 1 and face.getlength(word[:cut]) > width:
                 cut -= 1
             lines.append(word[:cut])
             word = word[cut:]
         line = word
-    if line or not lines:
-        lines.append(line)
+    lines.append(line)
     return lines
 
 
