@@ -30,7 +30,8 @@ from mockserver.domain.lifecycle import Progression
 from mockserver.domain.scenarios import DirectiveError
 from mockserver.errors import SettingsError
 from mockserver.http import delivery, handlers
-from mockserver.http.admin import Control, admin_routes
+from mockserver.http.admin import ADMIN_ROOT, Control, admin_routes
+from mockserver.http.dashboard import dashboard_routes
 from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.journal import Journal
 from mockserver.http.routing import MockApp
@@ -205,6 +206,9 @@ def create_app(
             methods=["GET", "HEAD"],
         )
     )
+    if settings.admin:
+        # After the delivery route: a download, not a dashboard, is the hot path.
+        routes.extend(dashboard_routes(control))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -214,6 +218,7 @@ def create_app(
         warm_up = asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
         await control.start()
         yield
+        control.close_streams()
         await runtime.stop()
         await warm_up
 
@@ -221,6 +226,9 @@ def create_app(
         assert isinstance(error, HTTPException)
         response = responses.detail(error.status_code, error.detail, error.headers)
         problem = str(error.detail)
+        if settings.admin and request.scope["path"].startswith(ADMIN_ROOT + "/"):
+            # The dashboard's own traffic (a page's stray fetches) is no client's.
+            return response
         if error.status_code == 404:
             problem = elsewhere.explain(request.scope["path"], problem)
         await journal.record(request, response, operation=None, problems=(problem,))

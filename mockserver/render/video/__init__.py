@@ -21,6 +21,7 @@ and the clip's frames), ``sound`` (the AAC track), ``encoding`` (H.264 and the M
 ``cache`` (rendered videos kept).
 """
 
+from mockserver.render.captions import MARK
 from mockserver.render.video.cache import Renderer, VideoCache
 from mockserver.render.video.encoding import (
     H264_ENCODERS,
@@ -30,7 +31,6 @@ from mockserver.render.video.encoding import (
     render_video,
 )
 from mockserver.render.video.frames import TINT_STRENGTH
-from mockserver.render.video.overlays import MARK
 from mockserver.render.video.reading import first_frame, last_frame, probe_video
 from mockserver.render.video.request import (
     FPS,

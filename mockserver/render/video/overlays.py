@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import av
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from mockserver.render.captions import MARK, font, printable, wrap
 from mockserver.render.video.planes import Planes, fill, paste, yuv_of
 from mockserver.render.video.request import VideoRequest
 
-MARK = "bfl-mock"
 _CAPTION_SHARE = 0.45  # the caption panel's largest share of the frame's height
 _PANEL = (16, 16, 20)
 _INK = (245, 245, 245)
@@ -23,39 +22,6 @@ def _even(value: float) -> int:
     return int(value) & ~1
 
 
-@functools.lru_cache(maxsize=32)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
-
-
-def _printable(text: str) -> str:
-    # Lone surrogates cannot be drawn; control characters would draw as boxes.
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return "".join(char if char.isprintable() else " " for char in text)
-
-
-def _wrap(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> list[str]:
-    """Greedy word wrap to ``width`` pixels; a word too long for a line is cut."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        candidate = f"{line} {word}" if line else word
-        if font.getlength(candidate) <= width:
-            line = candidate
-            continue
-        if line:
-            lines.append(line)
-        while font.getlength(word) > width and len(word) > 1:
-            cut = max(1, len(word) * width // max(1, round(font.getlength(word))))
-            while cut > 1 and font.getlength(word[:cut]) > width:
-                cut -= 1
-            lines.append(word[:cut])
-            word = word[cut:]
-        line = word
-    lines.append(line)
-    return lines
-
-
 class Overlays:
     """The marks every frame carries: square, playhead, timecode, mark and caption."""
 
@@ -65,7 +31,7 @@ class Overlays:
         width, height = request.width, request.height
         self._size = max(8, min(width, height) // 24)
         self._margin = _even(max(2, self._size // 2))
-        self._font = _font(self._size)
+        self._font = font(self._size)
         self._square_side = max(2, _even(min(width, height) / 6))
         self._square_yuv = yuv_of(palette.square)
         self._playhead_width = max(2, _even(width / 160))
@@ -109,7 +75,7 @@ class Overlays:
         request = self._request
         duration = f"{request.duration:g}"
         lines = [*request.caption, f"{request.size_label} · {duration} s · {request.fps} fps"]
-        return [_printable(line) for line in lines]
+        return [printable(line) for line in lines]
 
     def _draw_timecode(self, frame: av.VideoFrame, index: int) -> None:
         x, y, width, height = self._timecode_box
@@ -141,7 +107,7 @@ class Overlays:
         room = width - 2 * pad
         if room < self._size:
             return None
-        wrapped = [part for line in lines for part in _wrap(line, self._font, room)]
+        wrapped = [part for line in lines for part in wrap(line, self._font, room)]
         line_height = self._line_height
         most = max(1, int((request.height * _CAPTION_SHARE - 2 * pad) // line_height))
         if len(wrapped) > most:
