@@ -31,7 +31,7 @@ import httpx
 from mockserver.clock import Clock, SystemClock
 from mockserver.domain import scenarios
 from mockserver.http.addresses import host_of, is_loopback
-from mockserver.render import responses
+from mockserver.render import bodies, webhook_payloads
 from mockserver.settings import MockSettings, WebhookSignature
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Delivery, DeliveryAttempt, Task, TaskRecord
@@ -50,7 +50,7 @@ IDLE_SECONDS = 0.1
 LEASE_MARGIN_SECONDS = 5.0
 LOG = logging.getLogger("mockserver.webhooks")
 
-ResultBuilder = Callable[[Task, str, scenarios.Scenario], "responses.SampleResult"]
+ResultBuilder = Callable[[Task, str, scenarios.Scenario], "bodies.SampleResult"]
 """The ``result`` of a Ready task, its sample URLs on the given origin."""
 
 
@@ -92,7 +92,7 @@ class WebhookDispatcher:
         self,
         settings: MockSettings,
         tasks: Tasks,
-        renderer: responses.Renderer,
+        renderer: bodies.Renderer,
         result_of: ResultBuilder,
         transport: httpx.AsyncBaseTransport | None = None,
         wall: Clock | None = None,
@@ -259,10 +259,8 @@ class WebhookDispatcher:
         error = None
         if not succeeded:
             details = task.details or {}
-            error = str(
-                details.get(responses.ERROR_DETAIL) or self._renderer.status_text(task.status)
-            )
-        return responses.webhook_payload(
+            error = str(details.get(bodies.ERROR_DETAIL) or self._renderer.status_text(task.status))
+        return webhook_payloads.webhook_payload(
             self._settings.webhook_style,
             task_id=task.id,
             status_text=self._renderer.status_text(task.status),
