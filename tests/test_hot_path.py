@@ -23,7 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mockserver.http.app import _query_params
+from mockserver.http.app import parsed_query
 from mockserver.http.routing import MockApp
 from mockserver.http.runtime import polling_url, request_origin
 from mockserver.render import azure, fastapi_errors, wire
@@ -117,7 +117,7 @@ def test_mock_app_leaves_root_path_and_debug_to_starlette() -> None:
 
 
 def test_the_mock_serves_its_operations_directly(client: TestClient) -> None:
-    constant, parametrised = client.app._direct_routes()  # type: ignore[attr-defined]
+    constant, parametrised = client.app.direct_routes()  # type: ignore[attr-defined]
     assert {("POST", SUBMIT), ("GET", RESULT), ("GET", "/openapi.json")} <= set(constant)
     # The delivery route is tried first; the dashboard's come after it.
     assert [route.path for route in parametrised] == [
@@ -132,7 +132,7 @@ def test_routes_after_one_starlette_must_serve_are_left_to_it() -> None:
         return PlainTextResponse("sync")
 
     app = MockApp(routes=[Route("/s", sync), Route("/a", ok), Route("/p/{name}", shadowing)])
-    assert app._direct_routes() == ({}, [])
+    assert app.direct_routes() == ({}, [])
     with TestClient(app) as client:
         assert [client.get(path).text for path in ("/s", "/a", "/p/x")] == [
             "sync",
@@ -275,8 +275,8 @@ def test_journal_headers_are_the_requests_and_shared_between_entries(
     "raw", [b"id=abc", b"id=a%20b&id=c", b"a&&b=&c=d+e", b"x=%FF", b"", b"id=\xe9"]
 )
 def test_query_params_memo_parses_as_starlette(raw: bytes) -> None:
-    assert _query_params(raw) == Request({"type": "http", "query_string": raw}).query_params
-    assert isinstance(_query_params(raw), QueryParams)
+    assert parsed_query(raw) == Request({"type": "http", "query_string": raw}).query_params
+    assert isinstance(parsed_query(raw), QueryParams)
 
 
 @pytest.mark.parametrize(

@@ -104,7 +104,7 @@ class ElsewhereNotice:
 
 
 @functools.lru_cache(maxsize=4096)
-def _query_params(query_string: bytes) -> QueryParams:
+def parsed_query(query_string: bytes) -> QueryParams:
     """``request.query_params``, parsed once per distinct query (a task is polled often)."""
     return QueryParams(query_string)
 
@@ -265,7 +265,7 @@ def _operation_endpoint(
             # Query string and cookies are parsed only for operations that declare them.
             outcome = validator.validate(
                 body=body,
-                query=_query_params(request.scope["query_string"])
+                query=parsed_query(request.scope["query_string"])
                 if "query" in validator.locations
                 else _NO_VALUES,
                 headers=request.headers,

@@ -48,7 +48,7 @@ class MockApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
             if self._constant is None:
-                self._constant, self._parametrised = self._direct_routes()
+                self._constant, self._parametrised = self.direct_routes()
             endpoint = self._constant.get((scope["method"], scope["path"]))
             if endpoint is not None:
                 await self._serve(endpoint, {}, scope, receive, send)
@@ -60,7 +60,7 @@ class MockApp(Starlette):
                     return
         await super().__call__(scope, receive, send)
 
-    def _direct_routes(self) -> tuple[dict[tuple[str, str], Endpoint], list[Route]]:
+    def direct_routes(self) -> tuple[dict[tuple[str, str], Endpoint], list[Route]]:
         """The routes served directly: by (method, path), and those with path parameters.
 
         A constant path is looked up only if no earlier route could match it; routes
