@@ -27,16 +27,17 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
+
+from mockserver.render.fastapi_errors import internal_error
 
 if TYPE_CHECKING:
     from mockserver.http.admin import Control
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Any]
-INTERNAL_ERROR = "Internal Server Error"
 
 
 class MockApp(Starlette):
@@ -109,7 +110,7 @@ class MockApp(Starlette):
         except Exception as error:
             handler = self._handler_for(error)
             if handler is None:
-                await PlainTextResponse(INTERNAL_ERROR, status_code=500)(scope, receive, send)
+                await internal_error()(scope, receive, send)
                 raise
             if _is_async(handler):
                 response = await handler(request, error)
