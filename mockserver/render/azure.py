@@ -18,7 +18,7 @@ from mockserver.render.wire import PreparedResponse
 
 XML = "application/xml"
 
-# What Azure Blob Storage answers for a sample URL it will not serve.
+# Headers Azure Blob Storage sends with every file; each file adds its MD5, ETag and dates.
 DELIVERY_HEADERS = {
     "Cache-Control": "max-age=1200",
     "Accept-Ranges": "bytes",

@@ -26,8 +26,6 @@ VALIDATION_STATUS = 422
 VALUE_ERROR, VALUE_ERROR_PREFIX = "value_error", "Value error, "
 """pydantic's error type and message prefix for a validator that raised ``ValueError``."""
 INTERNAL_ERROR = "Internal Server Error"
-NOT_FOUND = "Not Found"
-METHOD_NOT_ALLOWED = "Method Not Allowed"
 
 
 def refusal(refused: Refused, raw_body: Any) -> Response:
