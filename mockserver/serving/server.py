@@ -93,6 +93,9 @@ def uvicorn_config(app: Starlette | str, settings: MockSettings) -> uvicorn.Conf
         log_level="info" if settings.access_log else "warning",
         server_header=False,
         date_header=True,
+        # Replies still under way after the grace period (a ``slow`` trickle) are cut,
+        # so a stop never waits on a client.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
