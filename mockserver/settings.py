@@ -225,8 +225,8 @@ class MockSettings:
         120.0, help="a video render running longer is given up (the download answers 503)"
     )
     access_log: bool = setting(False, help="log one line per request")
-    shutdown_grace_seconds: float = setting(
-        5.0,
+    shutdown_grace_seconds: int = setting(
+        5,
         help="on SIGTERM or Ctrl+C, seconds replies under way may take to finish before "
         "they are cut (webhooks not sent by then are logged as abandoned)",
     )
