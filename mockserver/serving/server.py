@@ -53,11 +53,27 @@ class ResponseViolation(AssertionError):
     """The mock answered something its own spec does not allow (strict mode)."""
 
 
+CUT_AT_SHUTDOWN = "bfl-mock: a reply under way was cut at shutdown (shutdown_grace_seconds)"
+
+
 class _QuietDrops(logging.Filter):
-    """Keep the ``drop`` directive's deliberate disconnects out of uvicorn's error log."""
+    """Keep deliberate disconnects out of uvicorn's error log.
+
+    The ``drop`` directive's go unlogged; a reply cut when a stop's grace period runs out
+    gets one line, without a traceback.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, asyncio.CancelledError):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                CUT_AT_SHUTDOWN,
+                (),
+                None,
+                None,
+            )
+            return True
+        return not isinstance(error, ConnectionDropped)
 
 
 _QUIET_DROPS = _QuietDrops()
