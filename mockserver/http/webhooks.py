@@ -50,6 +50,8 @@ NO_ANSWER = "TimeoutError: no answer within {seconds:g} s (webhook_timeout_secon
 IDLE_SECONDS = 0.1
 """How often an idle process looks for deliveries due (a local queueing wakes it at once)."""
 LEASE_MARGIN_SECONDS = 5.0
+LANE_IDLE_SECONDS = 5.0
+"""A receiver's client is closed after this long unused (httpx's own keep-alive expiry)."""
 LOG = logging.getLogger("mockserver.webhooks")
 
 ResultBuilder = Callable[[Task, str, scenarios.Scenario], "responses.SampleResult"]
@@ -78,6 +80,7 @@ class _Lane:
     waiting: collections.deque[_Claim] = dataclasses.field(default_factory=collections.deque)
     active: int = 0
     client: httpx.AsyncClient | None = None
+    last_used: float = 0.0
 
 
 class WebhookDispatcher:
@@ -185,6 +188,7 @@ class WebhookDispatcher:
                         await self._line_up(delivery, record, now + self._lease)
             self._pump()
             await self._renew()
+            await self._close_idle()
             self._wake.clear()
             if not self._stopping:
                 await _wait(self._wake, IDLE_SECONDS)
@@ -210,13 +214,13 @@ class WebhookDispatcher:
     def _pump(self) -> None:
         """Start waiting deliveries while their receivers and the global cap allow."""
         per_receiver = self._settings.webhook_per_receiver
-        for key, lane in list(self._lanes.items()):
+        for lane in list(self._lanes.values()):
             while lane.waiting and lane.active < per_receiver:
                 if len(self._running) >= self._settings.webhook_concurrency:
                     return
                 claim = lane.waiting.popleft()
                 lane.active += 1
-                attempt = asyncio.get_running_loop().create_task(self._deliver(key, lane, claim))
+                attempt = asyncio.get_running_loop().create_task(self._deliver(lane, claim))
                 self._running[claim.delivery.task_id] = attempt
                 attempt.add_done_callback(functools.partial(self._ended, claim.delivery.task_id))
 
@@ -238,7 +242,16 @@ class WebhookDispatcher:
                     claim.leased_until = now + self._lease
                     await self._store.update_delivery(claim.delivery, claim.leased_until)
 
-    async def _deliver(self, key: str, lane: _Lane, claim: _Claim) -> None:
+    async def _close_idle(self) -> None:
+        """Close the clients of receivers unused for a while (kept meanwhile, for keep-alive)."""
+        now = self._wall.now()
+        for key, lane in list(self._lanes.items()):
+            if not lane.active and not lane.waiting and now - lane.last_used > LANE_IDLE_SECONDS:
+                del self._lanes[key]
+                if lane.client is not None:
+                    await lane.client.aclose()
+
+    async def _deliver(self, lane: _Lane, claim: _Claim) -> None:
         delivery = claim.delivery
         try:
             attempt = await self._attempt(lane, delivery)
@@ -260,10 +273,7 @@ class WebhookDispatcher:
         finally:
             self._claimed.discard(delivery.task_id)
             lane.active -= 1
-            if not lane.active and not lane.waiting and self._lanes.get(key) is lane:
-                del self._lanes[key]
-                if lane.client is not None:
-                    await lane.client.aclose()
+            lane.last_used = self._wall.now()
 
     async def _prepare(self, delivery: Delivery, record: TaskRecord | None) -> Delivery:
         """The first time: the task ends now, and what to send is known."""
