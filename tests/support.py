@@ -94,6 +94,9 @@ class WebhookReceiver:
     def __init__(self, statuses: list[int] | None = None, delay: float = 0.0) -> None:
         self.received: list[Received] = []
         self._arrived = threading.Condition()
+        self._inside = 0
+        self.most_at_once = 0
+        """The most requests this receiver was answering at one time."""
         self.statuses = list(statuses or [])
         self.delay = delay
         receiver = self
@@ -112,7 +115,11 @@ class WebhookReceiver:
                         )
                     )
                     receiver._arrived.notify_all()
+                    receiver._inside += 1
+                    receiver.most_at_once = max(receiver.most_at_once, receiver._inside)
                 time.sleep(receiver.delay)
+                with receiver._arrived:
+                    receiver._inside -= 1
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("content-length", "0")

@@ -88,6 +88,17 @@ def test_a_hanging_receiver_costs_only_its_own_deliveries(
     ) in caplog.record_tuples
 
 
+def test_one_receiver_gets_at_most_its_connection_limit(make_client: ClientFactory) -> None:
+    client = make_client(webhook_per_receiver=2, max_active_tasks=100)
+    with WebhookReceiver(delay=0.2) as receiver:
+        for _ in range(8):
+            submit(client, receiver.url)
+        done = finished(client, 8)
+        assert len(receiver.wait(8)) == 8
+    assert [delivery.delivered for delivery in done] == [True] * 8
+    assert receiver.most_at_once == 2
+
+
 def test_a_full_queue_keeps_the_webhook_as_not_sent(make_client: ClientFactory) -> None:
     client = make_client(webhook_queue_limit=1, webhook_timeout_seconds=120)
     with HangingReceiver() as hanging:
