@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -37,20 +35,6 @@ def submit(client: TestClient, url: str) -> str:
     assert response.status_code == 200, response.text
     task_id: str = response.json()["id"]
     return task_id
-
-
-@pytest.fixture
-def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every host name resolved from now on (the event loop resolves through this)."""
-    seen: list[str] = []
-    real = socket.getaddrinfo
-
-    def recording(host: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(host.decode() if isinstance(host, bytes) else str(host))
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", recording)
-    return seen
 
 
 def test_a_hanging_receiver_costs_only_its_own_deliveries(

@@ -83,6 +83,16 @@ class Target:
     tls_name: str | None = None
     """The name to ask for in TLS (SNI) in that case."""
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers to add to the request (httpx)."""
+        return {} if self.host_header is None else {"host": self.host_header}
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        """Request extensions (httpx's, for httpcore): the TLS name, when it differs."""
+        return {} if self.tls_name is None else {"sni_hostname": self.tls_name}
+
 
 def connect_to(url: str) -> Target:
     """A ``*.localhost`` URL goes to ``localhost`` with its own Host: no DNS for the name."""
@@ -90,5 +100,7 @@ def connect_to(url: str) -> Target:
     host = host_of(url)
     if not host.endswith(LOCALHOST_SUFFIX):
         return Target(url)
-    netloc = LOCALHOST if parts.port is None else f"{LOCALHOST}:{parts.port}"
-    return Target(parts._replace(netloc=netloc).geturl(), parts.netloc.rpartition("@")[2], host)
+    userinfo, at, named = parts.netloc.rpartition("@")
+    port = "" if parts.port is None else f":{parts.port}"
+    netloc = f"{userinfo}{at}{LOCALHOST}{port}"
+    return Target(parts._replace(netloc=netloc).geturl(), named, host)

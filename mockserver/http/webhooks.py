@@ -304,15 +304,12 @@ class WebhookDispatcher:
         # Header values go as UTF-8: a secret is whatever text the client sent.
         headers = [(name.encode(), value.encode()) for name, value in delivery.headers]
         target = connect_to(delivery.url)
-        extensions = {}
-        if target.host_header is not None:
-            headers.append((b"host", target.host_header.encode()))
-            extensions["sni_hostname"] = target.tls_name
+        headers += [(name.encode(), value.encode()) for name, value in target.headers.items()]
         if lane.client is None:
             lane.client = self._client()
         post = asyncio.ensure_future(
             lane.client.post(
-                target.url, content=delivery.body, headers=headers, extensions=extensions
+                target.url, content=delivery.body, headers=headers, extensions=target.extensions
             )
         )
         # One deadline for the whole exchange (httpx's are per read, a trickle renews
