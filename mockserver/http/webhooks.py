@@ -162,10 +162,9 @@ class WebhookDispatcher:
             LOG.warning("bfl-mock: %d webhook deliveries abandoned at shutdown", unsent)
         else:
             LOG.warning(
-                "bfl-mock: %d webhook deliveries not sent yet, left in the store "
-                "(%d of them were held here)",
+                "bfl-mock: %d webhook deliveries not sent yet, left in the store for another "
+                "process",
                 unsent,
-                held,
             )
 
     async def changed(self, timeout: float) -> None:
