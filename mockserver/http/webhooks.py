@@ -71,6 +71,8 @@ async def _wait(event: asyncio.Event, timeout: float) -> None:
 class _Claim:
     delivery: Delivery
     leased_until: float
+    started: bool = False
+    """Its attempt began: the attempt keeps the delivery from now on, not a renewal."""
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -218,6 +220,7 @@ class WebhookDispatcher:
                 if len(self._running) >= self._settings.webhook_concurrency:
                     return
                 claim = lane.waiting.popleft()
+                claim.started = True
                 lane.active += 1
                 attempt = asyncio.get_running_loop().create_task(self._deliver(lane, claim))
                 self._running[claim.delivery.task_id] = attempt
@@ -237,7 +240,9 @@ class WebhookDispatcher:
         self._renew_at = now + self._lease / 4
         for lane in list(self._lanes.values()):
             for claim in list(lane.waiting):
-                if claim.leased_until - now < self._lease / 2:
+                # Checked after each write: a claim started meanwhile may already be done,
+                # and renewing it would queue it again.
+                if not claim.started and claim.leased_until - now < self._lease / 2:
                     claim.leased_until = now + self._lease
                     await self._store.update_delivery(claim.delivery, claim.leased_until)
 
