@@ -137,17 +137,17 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> MockS
 
 
 def _serve(args: argparse.Namespace, settings: MockSettings) -> int:
-    spec = load_spec(settings.spec)
-    create_app(settings, spec=spec)  # a setting or spec the mock cannot serve stops here
-    asyncio.run(reachable(settings))
-    sock = listen(settings.host, settings.port)
-    origin = f"http://{settings.host}:{sock.getsockname()[1]}"
-    print(_banner(settings, spec, origin), flush=True)
-    # uvicorn raises the stopping signal again once it has shut down: SIGTERM, like Ctrl+C,
-    # then ends here as a normal stop (status 0), not as a kill (143).
+    # SIGTERM stops like Ctrl+C, at any time: before serving it ends the start, and uvicorn
+    # raises it again once it has shut down; either way a normal stop (0), not a kill (143).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        serve(settings, [sock])
+        spec = load_spec(settings.spec)
+        create_app(settings, spec=spec)  # a setting or spec the mock cannot serve stops here
+        asyncio.run(reachable(settings))
+        with listen(settings.host, settings.port) as sock:
+            origin = f"http://{settings.host}:{sock.getsockname()[1]}"
+            print(_banner(settings, spec, origin), flush=True)
+            serve(settings, [sock])
     except KeyboardInterrupt:
         pass  # a normal stop, after the graceful shutdown
     return 0
