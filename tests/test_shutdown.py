@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -54,9 +56,23 @@ def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
                 stream.close()
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
-def test_a_stop_cuts_a_slow_reply_after_the_grace_and_exits_0(
-    served: tuple[subprocess.Popen[str], str], stop: signal.Signals
+def refusing(origin: str) -> bool:
+    """Whether the mock's port refuses connections (it stopped listening)."""
+    host, port = origin.removeprefix("http://").rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=STOP_WAIT_SECONDS).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "stops",
+    [(signal.SIGTERM,), (signal.SIGINT,), (signal.SIGINT, signal.SIGINT)],
+    ids=["sigterm", "ctrl-c", "ctrl-c-twice"],
+)
+def test_a_stop_cuts_a_slow_reply_and_exits_0(
+    served: tuple[subprocess.Popen[str], str], stops: tuple[signal.Signals, ...]
 ) -> None:
     process, origin = served
     with HangingReceiver() as hanging, httpx.Client(base_url=origin, timeout=60) as http:
@@ -67,7 +83,13 @@ def test_a_stop_cuts_a_slow_reply_after_the_grace_and_exits_0(
         slow = {"x-key": "k", "x-bfl-mock": "slow=60"}
         with http.stream("POST", SUBMIT, json={"prompt": "x"}, headers=slow) as reply:
             assert reply.status_code == 200  # the headers are out, the body trickles
-            process.send_signal(stop)
+            process.send_signal(stops[0])
+            if len(stops) > 1:
+                # The second Ctrl+C once the first is under way (the port is closed first).
+                deadline = time.monotonic() + STOP_WAIT_SECONDS
+                while not refusing(origin) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                process.send_signal(stops[1])
             _, errors = process.communicate(timeout=STOP_WAIT_SECONDS)
             with pytest.raises(httpx.RemoteProtocolError):
                 reply.read()

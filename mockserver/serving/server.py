@@ -115,6 +115,23 @@ def uvicorn_config(app: Starlette | str, settings: MockSettings) -> uvicorn.Conf
     )
 
 
+class MockUvicorn(uvicorn.Server):
+    """uvicorn's server, whose forced stop (a second Ctrl+C) still closes the app.
+
+    uvicorn then skips the grace period, which is right, but also the app's shutdown,
+    leaving replies and the app's lifespan to be cancelled by the closing loop, each with
+    a traceback: here they are cut at once and the app shuts down (the webhooks it could
+    not send are counted in one line).
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        if self.force_exit:
+            for task in self.server_state.tasks:
+                task.cancel()
+            await self.lifespan.shutdown()
+
+
 def server_stack() -> str:
     """What ``loop="auto"`` and ``http="auto"`` give: uvloop and httptools when installed."""
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
@@ -142,7 +159,7 @@ class BackgroundServer:
         self, app: Any, sockets: list[socket.socket], settings: MockSettings, name: str
     ) -> None:
         self.sockets = sockets
-        self._server = uvicorn.Server(uvicorn_config(app, settings))
+        self._server = MockUvicorn(uvicorn_config(app, settings))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": sockets}, name=name, daemon=True
         )
