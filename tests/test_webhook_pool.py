@@ -157,3 +157,14 @@ def test_a_localhost_subdomain_is_delivered_without_looking_it_up(
 def test_allow_list_entries_may_name_a_port(url: str, allowed_here: bool) -> None:
     hosts = frozenset({"10.0.0.0/8:8080", "*.internal:443", "[fd00::1]:9000", "fd00::2"})
     assert allowed(url, hosts) is allowed_here
+
+
+def test_the_allow_list_is_read_from_a_flag_or_the_environment(make_client: ClientFactory) -> None:
+    settings = MockSettings.from_env(
+        {"BFL_MOCK_WEBHOOK_HOSTS": "10.0.0.0/8:8080, [fd00::1]:9000,*.internal"}
+    )
+    assert settings.webhook_hosts == {"10.0.0.0/8:8080", "[fd00::1]:9000", "*.internal"}
+    client = make_client(webhook_hosts=settings.webhook_hosts)
+    submit(client, "http://10.0.0.1:9999/x")  # the network, but not the port allowed
+    (delivery,) = finished(client, 1)
+    assert (delivery.skipped, delivery.note) == (True, NOT_ALLOWED)
