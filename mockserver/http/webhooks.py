@@ -213,18 +213,29 @@ class WebhookDispatcher:
         lane.waiting.append(_Claim(delivery, lease))
 
     def _pump(self) -> None:
-        """Start waiting deliveries while their receivers and the global cap allow."""
+        """Start waiting deliveries while their receivers and the global cap allow.
+
+        One receiver at a time, the one served longest ago first: with more busy receivers
+        than the cap has room for, each gets its turn.
+        """
         per_receiver = self._settings.webhook_per_receiver
-        for lane in list(self._lanes.values()):
-            while lane.waiting and lane.active < per_receiver:
+        started = True
+        while started:
+            started = False
+            for key, lane in list(self._lanes.items()):
                 if len(self._running) >= self._settings.webhook_concurrency:
                     return
-                claim = lane.waiting.popleft()
-                claim.started = True
-                lane.active += 1
-                attempt = asyncio.get_running_loop().create_task(self._deliver(lane, claim))
-                self._running[claim.delivery.task_id] = attempt
-                attempt.add_done_callback(functools.partial(self._ended, claim.delivery.task_id))
+                if lane.waiting and lane.active < per_receiver:
+                    self._start(lane, lane.waiting.popleft())
+                    self._lanes[key] = self._lanes.pop(key)  # to the back of the line
+                    started = True
+
+    def _start(self, lane: _Lane, claim: _Claim) -> None:
+        claim.started = True
+        lane.active += 1
+        attempt = asyncio.get_running_loop().create_task(self._deliver(lane, claim))
+        self._running[claim.delivery.task_id] = attempt
+        attempt.add_done_callback(functools.partial(self._ended, claim.delivery.task_id))
 
     def _ended(self, task_id: str, attempt: asyncio.Task[None]) -> None:
         self._running.pop(task_id, None)
