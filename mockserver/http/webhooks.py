@@ -21,8 +21,6 @@ import collections
 import contextlib
 import dataclasses
 import functools
-import hashlib
-import hmac
 import logging
 import urllib.parse
 from collections.abc import Callable
@@ -31,14 +29,13 @@ import httpx
 
 from mockserver.clock import Clock, SystemClock
 from mockserver.domain import scenarios
+from mockserver.http import webhook_messages as messages
 from mockserver.http.addresses import allowed, connect_to
 from mockserver.render import responses
-from mockserver.settings import MEMORY_STORE, MockSettings, WebhookSignature
-from mockserver.spec.openapi import TaskStatus
+from mockserver.settings import MEMORY_STORE, MockSettings
 from mockserver.state.records import Delivery, DeliveryAttempt, Task, TaskRecord
 from mockserver.state.tasks import Tasks
 
-CONTENT_TYPE = ("content-type", "application/json")
 LOST = "not sent: the webhook-lost directive"
 NOT_ALLOWED = (
     "not sent: the host is not loopback nor in webhook_hosts "
@@ -296,9 +293,12 @@ class WebhookDispatcher:
             return dataclasses.replace(delivery, skipped=True, note=FORGOTTEN)
         task = await self._tasks.complete(record)
         server = scenarios.parsed(await self._store.scenario())
-        body = self._payload(task, delivery.origin, server)
+        result = functools.partial(self._result_of, task, delivery.origin, server)
+        body = messages.payload(
+            self._settings, self._renderer, task, result, self._tasks.clock.now()
+        )
         delivery = dataclasses.replace(
-            delivery, body=body, headers=tuple(self._headers(task, body))
+            delivery, body=body, headers=tuple(messages.headers(self._settings, task, body))
         )
         if scenarios.parsed(record.directives).webhook_lost or server.webhook_lost:
             return dataclasses.replace(delivery, skipped=True, note=LOST)
@@ -352,36 +352,6 @@ class WebhookDispatcher:
             limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
             trust_env=False,
         )
-
-    def _payload(self, task: Task, origin: str, server: scenarios.Scenario) -> bytes:
-        succeeded = task.status is TaskStatus.READY
-        error = None
-        if not succeeded:
-            details = task.details or {}
-            error = str(
-                details.get(responses.ERROR_DETAIL) or self._renderer.status_text(task.status)
-            )
-        return responses.webhook_payload(
-            self._settings.webhook_style,
-            task_id=task.id,
-            status_text=self._renderer.status_text(task.status),
-            succeeded=succeeded,
-            result=self._result_of(task, origin, server) if succeeded else None,
-            error=error,
-            now=self._tasks.clock.now(),
-        )
-
-    def _headers(self, task: Task, body: bytes) -> list[tuple[str, str]]:
-        secret = task.generation.webhook_secret
-        scheme = self._settings.webhook_signature
-        if not secret or scheme is WebhookSignature.NONE:
-            return [CONTENT_TYPE]
-        if scheme is WebhookSignature.HMAC_SHA256:
-            digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            value = f"sha256={digest}"
-        else:
-            value = secret
-        return [CONTENT_TYPE, (self._settings.webhook_signature_header, value)]
 
 
 def _receiver(url: str) -> str:
