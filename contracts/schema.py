@@ -19,11 +19,11 @@ import jsonschema
 
 from contracts.expected import Expectations, Expected
 from mockserver.errors import SpecError
-from mockserver.render.responses import ID as ID
-from mockserver.render.responses import POLLING_URL as POLLING_URL
-from mockserver.render.responses import RESULT as RESULT
-from mockserver.render.responses import STATUS as STATUS
-from mockserver.render.responses import WEBHOOK_URL as WEBHOOK_URL
+from mockserver.render.bodies import ID as ID
+from mockserver.render.bodies import POLLING_URL as POLLING_URL
+from mockserver.render.bodies import RESULT as RESULT
+from mockserver.render.bodies import STATUS as STATUS
+from mockserver.render.bodies import WEBHOOK_URL as WEBHOOK_URL
 from mockserver.spec.openapi import JsonSchema, Operation, OperationKind, Spec, TaskStatus
 from mockserver.spec.reading import load_spec
 

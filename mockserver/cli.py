@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Run the command line; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = _parser(argv[0] if argv else None)
+        parser = argument_parser(argv[0] if argv else None)
     except MissingExtra as error:
         print(f"{PROG} {argv[0]}: {error}", file=sys.stderr)
         return 2
@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 1
 
 
-def _parser(command: str | None = None) -> argparse.ArgumentParser:
+def argument_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; the contract kit's flags only for ``command``, when it is one."""
     parser = argparse.ArgumentParser(
         prog=PROG, description="A faithful offline mock of the Black Forest Labs API."
     )
@@ -146,7 +147,7 @@ def _serve(args: argparse.Namespace, settings: MockSettings) -> int:
         asyncio.run(reachable(settings))
         with listen(settings.host, settings.port) as sock:
             origin = f"http://{settings.host}:{sock.getsockname()[1]}"
-            print(_banner(settings, spec, origin), flush=True)
+            print(banner(settings, spec, origin), flush=True)
             serve(settings, [sock])
     except KeyboardInterrupt:
         pass  # a normal stop, after the graceful shutdown
@@ -181,7 +182,8 @@ def endpoint_table(spec: Spec, table: BehaviourTable) -> str:
     return "\n".join(lines)
 
 
-def _banner(settings: MockSettings, spec: Spec, origin: str) -> str:
+def banner(settings: MockSettings, spec: Spec, origin: str) -> str:
+    """What ``serve`` prints on start: what is served where, the keys, a request to try."""
     generation = spec.operations_of(OperationKind.GENERATION)
     keys = ", ".join(sorted(settings.api_keys)) or "any non-empty x-key"
     pace = (

@@ -17,8 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.http.app import create_app
 from mockserver.http.routing import MockApp
+from mockserver.render.bodies import Renderer
 from mockserver.render.images import ImageCache, ImageRequest, RenderedImage
-from mockserver.render.responses import Renderer, json_response
+from mockserver.render.wire import json_response
 from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import TaskStatus
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from mockserver.cli import _banner, _parser, main, settings_from
+from mockserver.cli import argument_parser, banner, main, settings_from
 from mockserver.http.app import create_app
 from mockserver.serving.server import uvicorn_config
 from mockserver.settings import Timing
@@ -19,7 +19,7 @@ from mockserver.spec.reading import load_spec
 
 
 def parse(*argv: str, environ: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return settings_from(_parser().parse_args(["serve", *argv]), environ or {})
+    return settings_from(argument_parser().parse_args(["serve", *argv]), environ or {})
 
 
 def test_every_setting_is_a_flag_and_flags_beat_the_environment() -> None:
@@ -92,6 +92,6 @@ def test_serve_is_fast_by_default_and_logs_requests_when_asked(access_log: bool)
     assert (config.loop, config.http, config.access_log) == ("auto", "auto", access_log)
     config.load()  # "auto" picks uvloop and httptools, both dependencies of bfl-mock
     assert config.http_protocol_class is HttpToolsProtocol
-    assert "a line per request: " + ("on" if access_log else "off") in _banner(
+    assert "a line per request: " + ("on" if access_log else "off") in banner(
         settings, load_spec(settings.spec), "http://127.0.0.1:8000"
     )

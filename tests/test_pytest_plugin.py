@@ -60,7 +60,8 @@ def test_fixtures_journal_and_marker(pytester: pytest.Pytester) -> None:
         import pytest
 
         from mockserver.http.app import create_app
-        from mockserver.render.responses import Renderer, json_response
+        from mockserver.render.bodies import Renderer
+        from mockserver.render.wire import json_response
         from mockserver.serving.server import MockServer
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockserver.render.responses import rejection
+from mockserver.render.fastapi_errors import rejection
 from mockserver.spec.validation import FieldError, Rejected
 
 

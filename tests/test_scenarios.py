@@ -237,7 +237,7 @@ def test_slow_response_arrives_whole(client: TestClient) -> None:
 
 
 def test_dropped_response_cuts_the_connection(client: TestClient) -> None:
-    from mockserver.render.responses import ConnectionDropped
+    from mockserver.render.shaping import ConnectionDropped
 
     with pytest.raises(ConnectionDropped):
         submit(client, "[mock:submit-drop]")

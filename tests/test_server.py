@@ -13,7 +13,8 @@ from starlette.responses import Response
 
 from mockserver.errors import ServerStartError
 from mockserver.http.app import create_app
-from mockserver.render.responses import Renderer, json_response
+from mockserver.render.bodies import Renderer
+from mockserver.render.wire import json_response
 from mockserver.serving.server import MockServer, ResponseViolation
 from mockserver.settings import MockSettings, Timing
 

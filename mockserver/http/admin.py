@@ -22,8 +22,9 @@ from mockserver.domain import scenarios
 from mockserver.domain.scenarios import DirectiveError, Scenario
 from mockserver.http.delivery import delivered
 from mockserver.http.runtime import Runtime
-from mockserver.render.responses import Delivered, detail, json_response
+from mockserver.render.azure import Delivered
 from mockserver.render.sample_urls import SAMPLE_STEM
+from mockserver.render.wire import detail, json_response
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Call, Delivery, Task, filter_calls
 

@@ -36,7 +36,7 @@ from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.journal import Journal
 from mockserver.http.routing import MockApp
 from mockserver.http.runtime import DRAFTS, SIGNING, Runtime
-from mockserver.render import responses
+from mockserver.render import bodies, fastapi_errors, wire
 from mockserver.render.images import ImageCache, ImageRequest, render
 from mockserver.render.sample_urls import DELIVERY_ROUTE, SampleSigner
 from mockserver.render.video import VideoCache
@@ -104,7 +104,7 @@ class ElsewhereNotice:
 
 
 @functools.lru_cache(maxsize=4096)
-def _query_params(query_string: bytes) -> QueryParams:
+def parsed_query(query_string: bytes) -> QueryParams:
     """``request.query_params``, parsed once per distinct query (a task is polled often)."""
     return QueryParams(query_string)
 
@@ -115,7 +115,7 @@ def create_app(
     store: Store | None = None,
     clock: Clock | None = None,
     spec: Spec | None = None,
-    renderer_class: type[responses.Renderer] = responses.Renderer,
+    renderer_class: type[bodies.Renderer] = bodies.Renderer,
     image_cache_class: type[ImageCache] = ImageCache,
 ) -> MockApp:
     """Build the mock as an ASGI app.
@@ -224,7 +224,7 @@ def create_app(
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        response = responses.detail(error.status_code, error.detail, error.headers)
+        response = wire.detail(error.status_code, error.detail, error.headers)
         problem = str(error.detail)
         if settings.admin and request.scope["path"].startswith(ADMIN_ROOT + "/"):
             # The dashboard's own traffic (a page's stray fetches) is no client's.
@@ -237,7 +237,7 @@ def create_app(
     async def store_unavailable(request: Request, error: Exception) -> Response:
         LOG.warning("bfl-mock: %s", error)
         headers = {"Retry-After": str(settings.retry_after_seconds)}
-        return responses.detail(503, UNAVAILABLE, headers)
+        return wire.detail(503, UNAVAILABLE, headers)
 
     elsewhere = ElsewhereNotice(settings.spec)
     app = MockApp(
@@ -265,7 +265,7 @@ def _operation_endpoint(
             # Query string and cookies are parsed only for operations that declare them.
             outcome = validator.validate(
                 body=body,
-                query=_query_params(request.scope["query_string"])
+                query=parsed_query(request.scope["query_string"])
                 if "query" in validator.locations
                 else _NO_VALUES,
                 headers=request.headers,
@@ -273,7 +273,7 @@ def _operation_endpoint(
                 cookies=request.cookies if "cookie" in validator.locations else _NO_VALUES,
             )
         if isinstance(outcome, Rejected):
-            response = responses.rejection(outcome, framework_500s=framework_500s)
+            response = fastapi_errors.rejection(outcome, framework_500s=framework_500s)
             problems = outcome.describe()
             await journal.record(request, response, operation=operation, problems=problems)
             return response
@@ -312,6 +312,6 @@ async def _unknown_directive(
     journal: Journal, request: Request, error: DirectiveError, operation: Operation | None
 ) -> Response:
     """400 for a scenario the mock does not know: a mistake in the test setup."""
-    response = responses.detail(400, f"bfl-mock: {error}")
+    response = wire.detail(400, f"bfl-mock: {error}")
     await journal.record(request, response, operation=operation, problems=(str(error),))
     return response

@@ -29,7 +29,7 @@ from mockserver.render.dashboard import (
     find_call,
     snapshot,
 )
-from mockserver.render.responses import detail, json_response
+from mockserver.render.wire import detail, json_response
 from mockserver.spec.openapi import TaskStatus
 
 LOOK_SECONDS = 0.5

@@ -18,7 +18,7 @@ from mockserver.domain.scenarios import Target
 from mockserver.http.faults import Layer, fault_for, fault_response, header_scenario, shaped
 from mockserver.http.results import BUNDLE_MEDIA_TYPE
 from mockserver.http.runtime import Runtime
-from mockserver.render import responses
+from mockserver.render import azure
 from mockserver.render.images import ImageRequest
 from mockserver.render.sample_urls import DRAFT_CACHE_STEM, SAMPLE_STEM, Access, delivered_file
 from mockserver.render.video import Keyframe, VideoRequest, source_key
@@ -32,10 +32,10 @@ async def sample(rt: Runtime, request: Request) -> Response:
     scope = request.scope
     verdict = rt.signer.verify_query(scope["path"], scope["query_string"].decode("latin-1"), now)
     if verdict.access is Access.BAD_SIGNATURE:
-        return responses.bad_signature(now)
+        return azure.bad_signature(now)
     task = await rt.tasks.by_blob(request.path_params["blob"])
     if task is None or task.status is not TaskStatus.READY:
-        return responses.blob_not_found(now)
+        return azure.blob_not_found(now)
     layers: list[Layer] = [
         (header_scenario(request), None),
         (scenarios.parsed(task.record.directives), task.id),
@@ -45,7 +45,7 @@ async def sample(rt: Runtime, request: Request) -> Response:
     if fault.status is not None:
         return await shaped(rt, fault_response(rt, fault.status), fault)
     if verdict.access is Access.EXPIRED:
-        response = responses.expired_sample(
+        response = azure.expired_sample(
             signed_at=task.finished_at or task.created_at,
             expires_at=verdict.expires_at or now,
             now=now,
@@ -53,27 +53,27 @@ async def sample(rt: Runtime, request: Request) -> Response:
     else:
         rendered = await delivered(rt, task, request.path_params["filename"])
         if rendered is None:
-            return responses.blob_not_found(now)
-        response = responses.delivered(
+            return azure.blob_not_found(now)
+        response = azure.delivered(
             rendered, created_at=task.finished_at or now, head=request.method == "HEAD"
         )
     return await shaped(rt, response, fault)
 
 
-async def delivered(rt: Runtime, task: Task, filename: str) -> responses.Delivered | None:
+async def delivered(rt: Runtime, task: Task, filename: str) -> azure.Delivered | None:
     """What a Ready task's delivery URL serves: its sample, or a draft's bundle."""
     generation = task.generation
     stem, _, extension = filename.rpartition(".")
     if stem == DRAFT_CACHE_STEM and generation.draft_fields is not None:
         bundle = rt.drafts.seal({**generation.draft_fields, "seed": task.seed})
-        return responses.Delivered.of(bundle, BUNDLE_MEDIA_TYPE)
+        return azure.Delivered.of(bundle, BUNDLE_MEDIA_TYPE)
     if stem != SAMPLE_STEM or extension != generation.output_format:
         return None
     if generation.media is Media.VIDEO:
         video = await rt.videos.get(video_request(task), sources_of(generation))
-        return responses.Delivered.of(video.data, video.media_type, video.md5)
+        return azure.Delivered.of(video.data, video.media_type, video.md5)
     image = await rt.images.get(image_request(task))
-    return responses.Delivered.of(image.data, image.media_type, image.md5)
+    return azure.Delivered.of(image.data, image.media_type, image.md5)
 
 
 async def own_media(rt: Runtime, url: str) -> bytes | None:

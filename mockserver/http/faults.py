@@ -16,7 +16,7 @@ from starlette.responses import Response
 from mockserver.domain import scenarios
 from mockserver.domain.scenarios import Fault, Scenario, Target
 from mockserver.http.runtime import Runtime
-from mockserver.render import responses
+from mockserver.render import shaping
 
 NO_FAULT = scenarios.Fault()
 
@@ -56,7 +56,7 @@ async def fault_for(rt: Runtime, target: Target, layers: list[Layer]) -> Fault:
 
 
 def fault_response(rt: Runtime, status_code: int) -> Response:
-    return responses.fault(status_code, retry_after=rt.settings.retry_after_seconds)
+    return shaping.fault(status_code, retry_after=rt.settings.retry_after_seconds)
 
 
 async def shaped(rt: Runtime, response: Response, fault: Fault) -> Response:
@@ -64,5 +64,5 @@ async def shaped(rt: Runtime, response: Response, fault: Fault) -> Response:
     if fault.latency is not None:
         await asyncio.sleep(fault.latency.draw(rt.chance))
     if fault.slow or fault.drop:
-        return responses.ShapedResponse(response, slow=fault.slow, drop=bool(fault.drop))
+        return shaping.ShapedResponse(response, slow=fault.slow, drop=bool(fault.drop))
     return response

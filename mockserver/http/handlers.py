@@ -28,7 +28,7 @@ from mockserver.http.faults import (
     shaped,
 )
 from mockserver.http.runtime import Runtime
-from mockserver.render import responses
+from mockserver.render import bodies, fastapi_errors, wire
 from mockserver.settings import Timing
 from mockserver.spec.openapi import Operation, OperationKind, TaskStatus
 from mockserver.spec.validation import Accepted
@@ -64,7 +64,7 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
         replay=replay,
     )
     if isinstance(planned, Refused):
-        return await shaped(rt, responses.refusal(planned, accepted.raw_body), fault)
+        return await shaped(rt, fastapi_errors.refusal(planned, accepted.raw_body), fault)
     outcome = _outcome(server.merged(own), planned)
     origin = rt.origin(request)
     admitted = await rt.tasks.submit(
@@ -128,14 +128,14 @@ def _outcome(scenario: Scenario, generation: Generation) -> Outcome:
     if outcome is None and generation.failure is not None:
         return Outcome(
             TaskStatus.ERROR,
-            {responses.ERROR_DETAIL: generation.failure},
+            {bodies.ERROR_DETAIL: generation.failure},
             generation.failure_status,
         )
     if outcome is None:
         assessed = moderation.assess(generation.prompt, generation.safety_tolerance)
         outcome, reasons = assessed if assessed else (TaskStatus.READY, None)
     if outcome is TaskStatus.ERROR:
-        return Outcome(outcome, {responses.ERROR_DETAIL: "; ".join(reasons or (DEFAULT_ERROR,))})
+        return Outcome(outcome, {bodies.ERROR_DETAIL: "; ".join(reasons or (DEFAULT_ERROR,))})
     if outcome in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
         reasons = reasons or (DEFAULT_MODERATION_REASON,)
         return Outcome(outcome, {moderation.MODERATION_REASONS: list(reasons)})
@@ -204,4 +204,4 @@ HANDLERS: Mapping[OperationKind, Handler] = {
 
 
 async def openapi(rt: Runtime, request: Request) -> Response:
-    return Response(rt.spec.raw, media_type=responses.JSON)
+    return Response(rt.spec.raw, media_type=wire.JSON)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from mockserver.domain import scenarios
 from mockserver.domain.endpoints import BehaviourTable, EndpointBehaviour
 from mockserver.domain.scenarios import Scenario
-from mockserver.render import responses
+from mockserver.render import bodies
 from mockserver.render.images import media_type_of
 from mockserver.render.sample_urls import DRAFT_CACHE_STEM, SampleSigner
 from mockserver.settings import MockSettings
@@ -29,7 +29,7 @@ class Results:
         self._behaviours = behaviours
         self._signer = signer
 
-    def sample_result(self, task: Task, origin: str, server: Scenario) -> responses.SampleResult:
+    def sample_result(self, task: Task, origin: str, server: Scenario) -> bodies.SampleResult:
         generation = task.generation
         behaviour = self._behaviours.for_path(generation.endpoint)
         ready_at = task.finished_at or task.created_at
@@ -44,7 +44,7 @@ class Results:
             draft_cache = origin + self._signer.sign(
                 task.blob, BUNDLE_EXTENSION, BUNDLE_MEDIA_TYPE, expires_at, stem=DRAFT_CACHE_STEM
             )
-        return responses.SampleResult(
+        return bodies.SampleResult(
             keys=keys,
             sample=origin + sample,
             prompt=generation.result_prompt,

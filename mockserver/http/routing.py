@@ -27,16 +27,17 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
+
+from mockserver.render.fastapi_errors import internal_error
 
 if TYPE_CHECKING:
     from mockserver.http.admin import Control
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 ExceptionHandler = Callable[[Request, Exception], Any]
-INTERNAL_ERROR = "Internal Server Error"
 
 
 class MockApp(Starlette):
@@ -48,7 +49,7 @@ class MockApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
             if self._constant is None:
-                self._constant, self._parametrised = self._direct_routes()
+                self._constant, self._parametrised = self.direct_routes()
             endpoint = self._constant.get((scope["method"], scope["path"]))
             if endpoint is not None:
                 await self._serve(endpoint, {}, scope, receive, send)
@@ -60,7 +61,7 @@ class MockApp(Starlette):
                     return
         await super().__call__(scope, receive, send)
 
-    def _direct_routes(self) -> tuple[dict[tuple[str, str], Endpoint], list[Route]]:
+    def direct_routes(self) -> tuple[dict[tuple[str, str], Endpoint], list[Route]]:
         """The routes served directly: by (method, path), and those with path parameters.
 
         A constant path is looked up only if no earlier route could match it; routes
@@ -109,7 +110,7 @@ class MockApp(Starlette):
         except Exception as error:
             handler = self._handler_for(error)
             if handler is None:
-                await PlainTextResponse(INTERNAL_ERROR, status_code=500)(scope, receive, send)
+                await internal_error()(scope, receive, send)
                 raise
             if _is_async(handler):
                 response = await handler(request, error)

@@ -20,7 +20,7 @@ from mockserver.domain.endpoints import BehaviourTable
 from mockserver.http.inputs import InputReader
 from mockserver.http.results import Results
 from mockserver.http.webhooks import WebhookDispatcher
-from mockserver.render import responses
+from mockserver.render import bodies
 from mockserver.render.images import ImageCache
 from mockserver.render.sample_urls import SampleSigner
 from mockserver.render.video import VideoCache
@@ -42,7 +42,7 @@ class Runtime:
         clock: Clock,
         store: Store,
         tasks: Tasks,
-        renderer: responses.Renderer,
+        renderer: bodies.Renderer,
         behaviours: BehaviourTable,
         images: ImageCache,
         videos: VideoCache,

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 
-from mockserver.render import responses
+from mockserver.render import bodies, webhook_payloads
 from mockserver.settings import MockSettings, WebhookSignature
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Task
@@ -16,9 +16,9 @@ CONTENT_TYPE = ("content-type", "application/json")
 
 def payload(
     settings: MockSettings,
-    renderer: responses.Renderer,
+    renderer: bodies.Renderer,
     task: Task,
-    result: Callable[[], responses.SampleResult],
+    result: Callable[[], bodies.SampleResult],
     now: float,
 ) -> bytes:
     """The JSON body for ``task``, ended (``result`` makes its result, if it is Ready)."""
@@ -26,8 +26,8 @@ def payload(
     error = None
     if not succeeded:
         details = task.details or {}
-        error = str(details.get(responses.ERROR_DETAIL) or renderer.status_text(task.status))
-    return responses.webhook_payload(
+        error = str(details.get(bodies.ERROR_DETAIL) or renderer.status_text(task.status))
+    return webhook_payloads.webhook_payload(
         settings.webhook_style,
         task_id=task.id,
         status_text=renderer.status_text(task.status),

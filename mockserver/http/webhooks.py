@@ -31,7 +31,7 @@ from mockserver.clock import Clock, SystemClock
 from mockserver.domain import scenarios
 from mockserver.http import webhook_messages as messages
 from mockserver.http.addresses import allowed, connect_to
-from mockserver.render import responses
+from mockserver.render import bodies
 from mockserver.settings import MEMORY_STORE, MockSettings
 from mockserver.state.records import Delivery, DeliveryAttempt, Task, TaskRecord
 from mockserver.state.tasks import Tasks
@@ -51,7 +51,7 @@ LANE_IDLE_SECONDS = 5.0
 """A receiver's client is closed after this long unused (httpx's own keep-alive expiry)."""
 LOG = logging.getLogger("mockserver.webhooks")
 
-ResultBuilder = Callable[[Task, str, scenarios.Scenario], "responses.SampleResult"]
+ResultBuilder = Callable[[Task, str, scenarios.Scenario], "bodies.SampleResult"]
 """The ``result`` of a Ready task, its sample URLs on the given origin."""
 
 
@@ -87,7 +87,7 @@ class WebhookDispatcher:
         self,
         settings: MockSettings,
         tasks: Tasks,
-        renderer: responses.Renderer,
+        renderer: bodies.Renderer,
         result_of: ResultBuilder,
         wall: Clock | None = None,
     ) -> None:

@@ -79,7 +79,7 @@ class SampleSigner:
     def _sign(self, blob: str, extension: str, media_type: str, expires_at: int, stem: str) -> str:
         path = self.path(blob, extension, stem)
         expiry = _format_expiry(expires_at)
-        signature = self._signature(path, expiry, media_type)
+        signature = self.signature(path, expiry, media_type)
         query = (
             f"se={urllib.parse.quote(expiry, safe='')}&sp=r&sv={STORAGE_VERSION}&sr=b"
             f"&rsct={media_type}&sig={urllib.parse.quote(signature, safe='')}"
@@ -105,12 +105,13 @@ class SampleSigner:
         self, path: str, expiry: str, media_type: str, signature: str
     ) -> float | None:
         """When a correctly signed URL expires; None when the signature is wrong."""
-        expected = self._signature(path, expiry, media_type)
+        expected = self.signature(path, expiry, media_type)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             return None
         return _parse_expiry(expiry)
 
-    def _signature(self, path: str, expiry: str, media_type: str) -> str:
+    def signature(self, path: str, expiry: str, media_type: str) -> str:
+        """The ``sig`` a URL for ``path`` with these ``se`` and ``rsct`` fields carries."""
         message = f"{path}\n{expiry}\n{media_type}".encode()
         return base64.b64encode(hmac.new(self._secret, message, hashlib.sha256).digest()).decode()
 

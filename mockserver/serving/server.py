@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import uvicorn
 
 from mockserver.errors import ServerStartError
-from mockserver.render.responses import ConnectionDropped
+from mockserver.render.shaping import ConnectionDropped
 from mockserver.settings import MockSettings
 from mockserver.state.records import Call, Delivery, Task
 
