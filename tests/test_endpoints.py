@@ -157,6 +157,9 @@ SIZES = [
     ("/v1/flux-2-klein-4b", {"prompt": "x"}, (1024, 1024)),
     # Ultra: about 4 MiP at the aspect ratio, sides multiples of 64 (partner table).
     ("/v1/flux-pro-1.1-ultra", {"prompt": "x", "aspect_ratio": "21:9"}, (3136, 1344)),
+    # Sides no schema bounds: capped so the other side keeps one step, then scaled to 4 MiP.
+    ("/v1/flux-2-klein-9b", {"prompt": "x", "width": 64, "height": 10**309}, (32, 131_072)),
+    ("/v1/flux-2-klein-9b", {"prompt": "x", "width": 10**20, "height": 10**20}, (2048, 2048)),
     # FLUX 3 image: the tier's area at the aspect ratio; auto follows the first reference.
     ("/v1/flux-3-image", {"prompt": "x", "resolution": "2k", "aspect_ratio": "16:9"},
      (2736, 1536)),

@@ -200,6 +200,10 @@ class RequestedOrInput:
         else:
             item = inputs.first(self.input)
             width, height = (item.width, item.height) if item else (self.side, self.side)
+        # No side outgrows the area with the other at one step: a schema without a maximum
+        # lets a client ask for 64 x 10**309, which floats cannot hold.
+        longest = self.max_area // self.step
+        width, height = min(width, longest), min(height, longest)
         scale = min(1.0, math.sqrt(self.max_area / (width * height)))
         return (
             max(self.step, int(width * scale) // self.step * self.step),
