@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import io
+import json
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -386,6 +387,19 @@ def test_an_unusable_input_is_accepted_then_fails_as_on_the_real_api(
         None,
     )
     assert oct.get("/v1/credits", headers=AUTH).json()["credits"] == before
+
+
+def test_a_60_mb_body_holding_no_video_fails_as_any_unreadable_video(oct: TestClient) -> None:
+    # A 45 MB file, 60 MB in base64: under the 50 MB input the docs allow, so read, then refused.
+    body = {"input_video": base64.b64encode(bytes(45 * 2**20)).decode()}
+    assert len(json.dumps(body)) > 60 * 2**20
+    _, polls = run(oct, "/v1/flux-tools/video-upscale-v1", body)
+    code, final = polls[-1]
+    assert (code, final["status"], final["details"]) == (
+        422,
+        "Error",
+        {"error": "Invalid or corrupted image input"},
+    )
 
 
 @pytest.mark.parametrize(
