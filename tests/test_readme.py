@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from contracts import ClientBroke
-from contracts.stance import OUT_OF_SPEC_STATUSES
+from contracts.tolerances import OUT_OF_SPEC_STATUSES
 from mockserver.cli import endpoint_table
 from mockserver.domain.endpoints import load_table
 from mockserver.settings import MockSettings

@@ -10,11 +10,16 @@ import sys
 
 import pytest
 
-from contracts import BFL_CHECKS, ContractViolation, Request, ServerReport, check_server
-from contracts.exchanges import HIDDEN
-from contracts.keys import KeyCheck
-from contracts.live import LiveApp
-from contracts.targets import Target
+from contracts import (
+    CHECKS,
+    ContractViolation,
+    LiveApp,
+    Request,
+    ServerReport,
+    UnknownCheck,
+    check_names,
+    check_server,
+)
 from mockserver.cli import main
 from mockserver.http.app import create_app
 from mockserver.serving.server import MockServer
@@ -53,7 +58,7 @@ def test_the_mock_passes_its_own_server_check() -> None:
         app, api_key=KEY, seed=SEED, max_examples=profile_examples(), lifecycles=lifecycles
     )
     assert report.ok, report.render()
-    assert set(report.checks) == SCHEMATHESIS_CHECKS | {check.__name__ for check in BFL_CHECKS}
+    assert set(report.checks) == SCHEMATHESIS_CHECKS | set(CHECKS.names())
     assert all(count > 0 for count in report.checks.values()), report.checks
     assert report.checks["validation_error_names_broken_field"] == 2 * profile_examples()
     assert report.checks["ready_sample_is_requested_image"] == lifecycles
@@ -188,7 +193,11 @@ def test_check_server_passes_a_mock_that_takes_any_key_and_says_why(
 
 def test_an_any_key_server_must_still_refuse_a_request_without_a_key() -> None:
     report = report_on("no_key_needed")
-    assert report.keys == KeyCheck(True, "a made-up key got 200 on GET /v1/credits")
+    assert report.keys is not None
+    assert (report.keys.any_key, report.keys.evidence) == (
+        True,
+        "a made-up key got 200 on GET /v1/credits",
+    )
     refused = [v for v in report.violations if v.check == "ignored_auth (any key accepted)"]
     assert [violation.operation for violation in refused] == [
         "POST /v1/flux-pro-1.1",
@@ -204,7 +213,8 @@ def test_any_key_can_be_told_instead_of_found_out() -> None:
     takes_any_key = create_app(settings().replace(api_keys=frozenset()))
     report = check_server(takes_any_key, api_key=KEY, seed=SEED, max_examples=5, lifecycles=1,
                           any_key=False)  # fmt: skip
-    assert report.keys == KeyCheck(False, "as told")
+    assert report.keys is not None
+    assert (report.keys.any_key, report.keys.evidence) == (False, "as told")
     assert {(v.check, v.message.splitlines()[0]) for v in report.violations} == {
         ("ignored_auth", "API accepts invalid authentication")
     }
@@ -222,15 +232,10 @@ def test_reproductions_of_a_live_test_server_carry_its_real_key() -> None:
     assert shown["validation_error_names_broken_field", submit] == (
         f"curl -X POST -H 'x-key: {KEY}' {live.url}/v1/flux-pro-1.1"  # the body left out
     )
-    assert not [text for text in shown.values() if text and HIDDEN in text]
+    assert not [text for text in shown.values() if text and "[Filtered]" in text]
 
 
-def test_a_remote_servers_key_is_hidden_and_a_test_servers_is_not() -> None:
-    assert Target.of(mock()).local
-    for url in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
-        assert Target.of(url).local, url
-    for url in ("https://api.bfl.ai", "http://10.0.0.7:8000", "http://mock.internal"):
-        assert not Target.of(url).local, url
+def test_a_curl_reproduction_hides_the_key_when_asked() -> None:
     request = Request("op", "GET", "/v1/credits", query={"a": "b c"}, headers={"x-key": "k"})
     assert request.curl("https://api.bfl.ai", hide=["X-Key"]) == (
         "curl -X GET -H 'x-key: [Filtered]' 'https://api.bfl.ai/v1/credits?a=b+c'"
@@ -282,3 +287,107 @@ def test_check_server_command_exits_2_when_nothing_listens(
         url = live.url
     assert main(["check-server", url, "--wait", "0.3"], environ={}) == 2
     assert f"bfl-mock check-server: cannot connect to {url}" in capsys.readouterr().err
+
+
+BFL_NAMES = (
+    "polling_url_is_followable",
+    "lifecycle_reaches_final_status",
+    "ready_sample_is_requested_image",
+    "validation_error_names_broken_field",
+)
+
+
+def test_one_vocabulary_names_the_bfl_checks_then_schemathesiss() -> None:
+    names = check_names()
+    assert names[:4] == BFL_NAMES
+    plain = {name.split(" (")[0] for name in SCHEMATHESIS_CHECKS}
+    assert plain <= set(names[4:])
+
+
+def test_selecting_one_check_runs_only_it() -> None:
+    report = check_server(mock(), api_key=KEY, seed=SEED, max_examples=5, lifecycles=2,
+                          checks=["ready_sample_is_requested_image"])  # fmt: skip
+    assert report.ok, report.render()
+    assert report.checks == {"ready_sample_is_requested_image": 2}
+    assert sum(report.cases.values()) == 0 and report.keys is None  # schemathesis did not run
+    assert report.left_out == tuple(
+        n for n in check_names() if n != "ready_sample_is_requested_image"
+    )
+    text = report.render()
+    assert "\n  schemathesis (positive and negative, selected checks): 0 cases\n" in text
+    assert f"\n  checks left out: {', '.join(report.left_out)}\n" in text
+
+
+def test_selecting_a_schemathesis_check_runs_it_alone_with_the_bfl_stance() -> None:
+    broken = BROKEN_SERVERS["wrong_status_code"]()
+    report = check_server(
+        broken, api_key=KEY, seed=SEED, max_examples=5, checks=["status_code_conformance"]
+    )
+    assert set(report.checks) == {"status_code_conformance (BFL stance)"}
+    assert {violation.check for violation in report.violations} == {
+        "status_code_conformance (BFL stance)"
+    }
+    assert report.cases["coverage"] > 0
+
+
+def test_a_broken_server_is_caught_by_the_named_check_and_not_when_it_is_excluded() -> None:
+    caught = check_server(wrong_image_size(), api_key=KEY, seed=SEED, max_examples=5,
+                          lifecycles=1, checks=BFL_NAMES)  # fmt: skip
+    assert [violation.check for violation in caught.violations] == [
+        "ready_sample_is_requested_image"
+    ]
+    assert caught.violations[0].message == (
+        "result.sample is 512x768; the request asked for 1024x768"
+    )
+    passed = check_server(wrong_image_size(), api_key=KEY, seed=SEED, max_examples=5,
+                          lifecycles=1, checks=BFL_NAMES,
+                          exclude_checks=["ready_sample_is_requested_image"])  # fmt: skip
+    assert passed.ok, passed.render()
+    assert set(passed.checks) == set(BFL_NAMES) - {"ready_sample_is_requested_image"}
+
+
+@pytest.mark.parametrize("excluded", [False, True])
+def test_an_unknown_check_name_is_a_clear_error(excluded: bool) -> None:
+    with pytest.raises(UnknownCheck) as raised:  # refused before anything is sent
+        if excluded:
+            check_server("http://127.0.0.1:9", exclude_checks=["ready_sample"])
+        else:
+            check_server("http://127.0.0.1:9", checks=["ready_sample"])
+    assert str(raised.value) == (
+        f"unknown check 'ready_sample'; known checks: {', '.join(check_names())}"
+    )
+
+
+def test_check_server_command_selects_and_excludes_checks_by_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    selected = "lifecycle_reaches_final_status,ready_sample_is_requested_image"
+    with LiveApp(wrong_image_size()) as live:
+        common = ["check-server", live.url, "--api-key", KEY, "--seed", str(SEED),
+                  "--max-examples", "5", "--lifecycles", "1", "--poll-interval", "0"]  # fmt: skip
+        caught = main([*common, "--checks", selected], environ={})
+        caught_out = capsys.readouterr().out
+        excluded = ["--exclude-checks", "ready_sample_is_requested_image"]
+        passed = main([*common, "--checks", selected, *excluded], environ={})
+        passed_out = capsys.readouterr().out
+    assert caught == 1, caught_out
+    assert "\n    1. ready_sample_is_requested_image [POST /v1/flux-pro-1.1]\n" in caught_out
+    assert caught_out.endswith(
+        f"reproduce the run: bfl-mock check-server {live.url} --seed {SEED} --max-examples 5 "
+        f"--api-key {KEY} --checks {selected}\nFAILED\n"
+    )
+    assert passed == 0, passed_out
+    assert re.search(r"\n    lifecycle_reaches_final_status +1  ok\n", passed_out)
+    assert "ready_sample_is_requested_image  " not in passed_out
+    assert passed_out.endswith("--exclude-checks ready_sample_is_requested_image\nPASSED\n")
+
+
+def test_check_server_command_names_the_known_checks_for_an_unknown_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["check-server", "http://127.0.0.1:9", "--checks", "ready_sample"], environ={})
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"bfl-mock check-server: unknown check 'ready_sample'; known checks: "
+        f"{', '.join(check_names())}\n"
+    )

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from contracts.live import LiveApp
+from contracts._live_app import LiveApp
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 CONNECT_RETRY_SECONDS = 0.1

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from contracts.schema import Contract
+from contracts._contract import Contract
 from mockserver.spec.openapi import Operation, OperationKind
 
 MADE_UP_KEY_PREFIX = "bfl-contracts-made-up-key-"

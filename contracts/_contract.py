@@ -17,19 +17,19 @@ from typing import Any
 
 import jsonschema
 
-from contracts.expected import Expectations, Expected
+from contracts._predicted_output import Expectations, Expected
 from mockserver.errors import SpecError
-from mockserver.render.responses import ID as ID
-from mockserver.render.responses import POLLING_URL as POLLING_URL
-from mockserver.render.responses import RESULT as RESULT
-from mockserver.render.responses import STATUS as STATUS
-from mockserver.render.responses import WEBHOOK_URL as WEBHOOK_URL
 from mockserver.spec.openapi import JsonSchema, Operation, OperationKind, Spec, TaskStatus
 from mockserver.spec.reading import load_spec
 
-# Property names of the spec's response schemas that the kit needs to follow a task,
-# and the request fields that decide the image: the mock's own spellings.
-# They are the spec's words (AsyncResponse, ResultResponse, ValidationError).
+# Property names the kit follows a task by: the spec's words (AsyncResponse,
+# AsyncWebhookResponse, ResultResponse, HTTPValidationError), owned here rather than
+# borrowed from the mock, so the kit checks the mock instead of agreeing with it.
+ID = "id"
+STATUS = "status"
+RESULT = "result"
+POLLING_URL = "polling_url"
+WEBHOOK_URL = "webhook_url"
 DETAIL = "detail"
 LOC = "loc"
 SAMPLE = "sample"
@@ -94,9 +94,17 @@ class Contract:
     def expected(self, operation: Operation, body: Any) -> Expected | None:
         """What the sample of a Ready task of this submit must be (endpoint table, defaults)."""
         with self._expecting:  # the server check follows tasks from several threads
-            if self._expectations is None:
-                self._expectations = Expectations(self.spec)
-            return self._expectations.of(operation, body)
+            return self._predictions().of(operation, body)
+
+    def refused(self, operation: Operation, body: Any) -> bool:
+        """Whether a business rule of the endpoint table refuses this schema-valid body."""
+        with self._expecting:
+            return self._predictions().refused(operation, body)
+
+    def _predictions(self) -> Expectations:
+        if self._expectations is None:
+            self._expectations = Expectations(self.spec)
+        return self._expectations
 
     def poll_path(self, task_id: str) -> str:
         """get_result's path and query for a task, for polling it by id."""

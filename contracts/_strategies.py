@@ -19,10 +19,10 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.core import NotSet
 
-from contracts.exchanges import Broken, InvalidRequest, Lifecycle, Request
-from contracts.generation import ValueBuilder
-from contracts.media import media_value
-from contracts.schema import ID, READY_RESULT_SCHEMA, RESULT, STATUS, Contract, load_contract
+from contracts._contract import ID, READY_RESULT_SCHEMA, RESULT, STATUS, Contract, load_contract
+from contracts._exchanges import Broken, InvalidRequest, Lifecycle, Request
+from contracts._json_values import ValueBuilder
+from contracts._media import media_value
 from mockserver.domain.endpoints import load_table
 from mockserver.domain.media import InputKind
 from mockserver.spec.openapi import JsonSchema, Operation, TaskStatus
@@ -114,6 +114,17 @@ def from_response(
         documented = ", ".join(str(code) for code in operation.responses)
         raise ValueError(f"{operation_id} documents no JSON body for {status} (only {documented})")
     return _builder(contract, extra_keys).strategy(schema)
+
+
+def from_schema(
+    schema: JsonSchema | bool, *, contract: Contract | None = None, extra_keys: bool = True
+) -> st.SearchStrategy[Any]:
+    """Values valid for ``schema``, a JSON Schema whose references point into the contract.
+
+    They lean on what clients get wrong: each ``anyOf`` branch, optional keys absent and
+    null, keys the schema does not name (unless ``extra_keys=False``), boundary numbers.
+    """
+    return _builder(contract or load_contract(), extra_keys).strategy(schema)
 
 
 def from_lifecycle(
