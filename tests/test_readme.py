@@ -167,6 +167,15 @@ def test_pytest_example_works_as_written(pytester: pytest.Pytester) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.contracts
+def test_schemathesis_example_works_as_written(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        code_blocks(section("6. The BFL checks in your own schemathesis"), "python")[0]
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
+
+
 def test_async_in_process_example_works_as_written(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(code_blocks(chapter("In Python tests"), "python")[1])
     # As in a user's suite with filterwarnings = error.
