@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, HypothesisException
@@ -44,7 +44,7 @@ from contracts._contract import (
 )
 from contracts._exchanges import Lifecycle
 from contracts._live_app import LiveApp
-from contracts._strategies import DEFAULT_API_KEY, from_lifecycle, from_response
+from contracts._strategies import DEFAULT_API_KEY, from_lifecycle, from_response, run_settings
 from contracts.checks import ContractViolation
 from mockserver.render.images import formats_of
 from mockserver.render.video import VideoRequest, render_video
@@ -268,12 +268,7 @@ def fuzz_client(
         base_url, fuzz.polling_origin = live.origins
 
         @settings(
-            settings.get_profile("default"),
-            max_examples=max_examples,
-            database=None,
-            deadline=None,
-            phases=(Phase.explicit, Phase.generate, Phase.shrink),
-            suppress_health_check=list(HealthCheck),
+            run_settings(max_examples, Phase.explicit, Phase.generate, Phase.shrink),
             report_multiple_bugs=False,
         )
         @given(from_script(contract=contract))

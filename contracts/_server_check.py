@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import httpx
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
@@ -32,7 +32,13 @@ from contracts._key_probe import KeyCheck
 from contracts._schemathesis_checks import builtin_check_names
 from contracts._schemathesis_run import run_schemathesis
 from contracts._server_report import RunRecord, ServerReport, Violation
-from contracts._strategies import DEFAULT_API_KEY, breakable, from_invalid_request, from_request
+from contracts._strategies import (
+    DEFAULT_API_KEY,
+    breakable,
+    from_invalid_request,
+    from_request,
+    run_settings,
+)
 from contracts._targets import Target
 from contracts._task_follower import DEFAULT_MAX_POLLS, LIVE_POLL_INTERVAL, TaskFollower
 from contracts.checks import CHECKS, ContractViolation, Needs, RegisteredCheck, select_names
@@ -315,15 +321,7 @@ def _draw(strategy: st.SearchStrategy[T], count: int, seed: int) -> list[T]:
     if count <= 0:
         return drawn
 
-    @settings(
-        settings.get_profile("default"),
-        max_examples=count,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        phases=(Phase.explicit, Phase.generate),
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(run_settings(count, Phase.explicit, Phase.generate), derandomize=False)
     @given(strategy)
     def collect(value: T) -> None:
         drawn.append(value)

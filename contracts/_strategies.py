@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import schemathesis
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis.core import NotSet
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 DEFAULT_API_KEY = "bfl-mock-contract-key"
+ALL_HEALTH_CHECKS = list(HealthCheck)
 BODY = "body"
 NOT_A_NUMBER = "not a number"
 """A string pydantic's lax mode cannot read as a number or a boolean."""
@@ -342,3 +344,19 @@ def _wire(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def run_settings(max_examples: int, *phases: Phase) -> settings:
+    """Settings of the kit's own hypothesis runs: the user's profile, and no database.
+
+    No deadline or health check either: a server's pace and a client's are not the
+    kit's to judge.
+    """
+    return settings(
+        settings.get_profile("default"),
+        max_examples=max_examples,
+        database=None,
+        deadline=None,
+        phases=phases,
+        suppress_health_check=ALL_HEALTH_CHECKS,
+    )
