@@ -12,8 +12,9 @@ import functools
 import json
 import threading
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 
@@ -54,6 +55,9 @@ must not count on the others.
 """
 
 
+T = TypeVar("T")
+
+
 class Contract:
     """One OpenAPI document, with validators for its schemas built on first use."""
 
@@ -63,6 +67,20 @@ class Contract:
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
         self._expectations: Expectations | None = None
         self._expecting = threading.Lock()
+        self._derived: dict[str, Any] = {}
+        self._deriving = threading.Lock()
+
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """What ``build`` makes from this contract, made once per ``key`` (strategies, say).
+
+        The kit's parts live with the contract they were made for, not in module-level
+        caches keyed by the contract object.
+        """
+        with self._deriving:
+            if key not in self._derived:
+                self._derived[key] = build()
+            made: T = self._derived[key]
+            return made
 
     @property
     def operations(self) -> tuple[Operation, ...]:

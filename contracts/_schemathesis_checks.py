@@ -203,40 +203,50 @@ def _builtin(name: str) -> SchemathesisCheck:
     return check
 
 
-def _status_code_conformance(contract: Contract) -> SchemathesisCheck:
-    def status_code_conformance_bfl(
-        ctx: Any, response: SchemathesisResponse, case: Any
-    ) -> bool | None:
-        """The built-in status_code_conformance, with the out-of-spec statuses BFL sends."""
+def _tolerant(
+    contract: Contract,
+    builtin: str,
+    forgiven: Callable[[Contract, Operation, SchemathesisResponse, Any], bool],
+    doc: str,
+) -> SchemathesisCheck:
+    """The built-in check ``builtin``, its failures ``forgiven`` by a rule of the stance."""
+
+    def variant(ctx: Any, response: SchemathesisResponse, case: Any) -> bool | None:
         operation = _operation(contract, case)
         if operation is None:
             return None
         try:
-            return _builtin("status_code_conformance")(ctx, response, case)
+            return _builtin(builtin)(ctx, response, case)
         except Failure:
-            if tolerated_status(contract, operation, response.status_code, response.content):
+            if forgiven(contract, operation, response, case):
                 return None
             raise
 
-    return status_code_conformance_bfl
+    variant.__name__ = variant.__qualname__ = TOLERANT_VARIANTS[builtin]
+    variant.__doc__ = doc
+    return variant
+
+
+def _status_code_conformance(contract: Contract) -> SchemathesisCheck:
+    return _tolerant(
+        contract,
+        "status_code_conformance",
+        lambda contract, operation, response, case: tolerated_status(
+            contract, operation, response.status_code, response.content
+        ),
+        "The built-in status_code_conformance, with the out-of-spec statuses BFL sends.",
+    )
 
 
 def _negative_data_rejection(contract: Contract) -> SchemathesisCheck:
-    def negative_data_rejection_bfl(
-        ctx: Any, response: SchemathesisResponse, case: Any
-    ) -> bool | None:
-        """The built-in negative_data_rejection, minus values pydantic's lax mode converts."""
-        operation = _operation(contract, case)
-        if operation is None:
-            return None
-        try:
-            return _builtin("negative_data_rejection")(ctx, response, case)
-        except Failure:
-            if _valid_once_converted(contract, operation, case):
-                return None
-            raise
-
-    return negative_data_rejection_bfl
+    return _tolerant(
+        contract,
+        "negative_data_rejection",
+        lambda contract, operation, response, case: _valid_once_converted(
+            contract, operation, case
+        ),
+        "The built-in negative_data_rejection, minus values pydantic's lax mode converts.",
+    )
 
 
 def _ignored_auth_any_key(contract: Contract) -> SchemathesisCheck:

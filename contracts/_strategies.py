@@ -10,7 +10,6 @@ responses that lean on the awkward corners of their schemas (see ``generation``)
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -309,15 +308,18 @@ def _set(container: dict[str, Any], key: str, value: Any) -> None:
         container[key] = value
 
 
-@functools.lru_cache(maxsize=8)
 def _builder(contract: Contract, extra_keys: bool) -> ValueBuilder:
-    return ValueBuilder(contract, extra_keys=extra_keys)
+    return contract.derived(
+        f"values, extra keys {extra_keys}", lambda: ValueBuilder(contract, extra_keys=extra_keys)
+    )
 
 
-@functools.lru_cache(maxsize=8)
 def _schemathesis_schema(contract: Contract) -> OpenApiSchema:
-    config = schemathesis.Config.from_dict({"generation": {"allow-extra-parameters": False}})
-    return schemathesis.openapi.from_dict(contract.plain_document(), config=config)
+    def read() -> OpenApiSchema:
+        config = schemathesis.Config.from_dict({"generation": {"allow-extra-parameters": False}})
+        return schemathesis.openapi.from_dict(contract.plain_document(), config=config)
+
+    return contract.derived("schemathesis schema", read)
 
 
 def _request(operation: Operation, case: Any, api_key: str) -> Request:
