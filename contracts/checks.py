@@ -103,6 +103,9 @@ def select_names(
     known: Collection[str], checks: Iterable[str] | None, exclude: Iterable[str]
 ) -> tuple[str, ...]:
     """``known`` names kept by ``checks`` (all if None) minus ``exclude``; ``UnknownCheck``."""
+    if isinstance(checks, str) or isinstance(exclude, str):
+        # A lone string would be read letter by letter, each "unknown".
+        raise TypeError(f"checks are named in a list, not one string: {checks or exclude!r}")
     wanted = list(known) if checks is None else list(checks)
     excluded = list(exclude)
     for name in [*wanted, *excluded]:

@@ -239,6 +239,19 @@ def test_an_unknown_check_name_is_a_clear_error(select: Any) -> None:
     assert raised.value.name == "ready_sample"
 
 
+def test_one_name_as_a_string_is_a_clear_error() -> None:
+    with pytest.raises(TypeError) as raised:
+        CHECKS.select("ready_sample_is_requested_image")
+    assert str(raised.value) == (
+        "checks are named in a list, not one string: 'ready_sample_is_requested_image'"
+    )
+    with pytest.raises(TypeError) as raised:
+        CHECKS.select(exclude="ready_sample_is_requested_image")
+    assert str(raised.value) == (
+        "checks are named in a list, not one string: 'ready_sample_is_requested_image'"
+    )
+
+
 def test_a_name_is_registered_once() -> None:
     registry = CheckRegistry()
 
