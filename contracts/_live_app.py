@@ -1,7 +1,7 @@
 """Serve an ASGI app on loopback ports from a background thread, for clients that need URLs.
 
 The client check serves the mock this way, the fuzz server its answers, and the server
-check an app it is given (``targets``).
+check an app it is given (``_targets``).
 
 Several listening sockets can share one app: the client check and the fuzz server use
 a second one as a "regional" origin, the way BFL's global host hands out polling URLs

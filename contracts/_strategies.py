@@ -4,7 +4,7 @@ Requests a server must accept or refuse, and responses and lifecycles a client m
 
 Valid requests come from schemathesis's positive generation. What it lacks is written
 here: invalid requests that break exactly one constraint and say which one, and
-responses that lean on the awkward corners of their schemas (see ``generation``).
+responses that lean on the awkward corners of their schemas (see ``_json_values``).
 """
 
 from __future__ import annotations
