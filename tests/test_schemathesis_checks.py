@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from schemathesis.checks import CHECKS as SCHEMATHESIS_CHECKS
 
-from contracts import UnknownCheck, register_schemathesis_checks
+from contracts import LiveApp, UnknownCheck, register_schemathesis_checks
 
+from broken_servers import KEY, wrong_image_size
 from support import ROOT
 
 pytestmark = [pytest.mark.contracts]
@@ -142,3 +147,36 @@ def test_a_users_schemathesis_test_catches_a_broken_app_with_the_registered_chec
                 "*result.sample is 512x768; the request asked for 1024x768",
             ]
         )
+
+
+HOOKS = """
+from contracts import register_schemathesis_checks
+
+register_schemathesis_checks(poll_interval=0)
+"""
+
+
+@pytest.mark.parametrize(("checks", "exit_code"), [
+    ("ready_sample_is_requested_image,lifecycle_reaches_final_status", 1),
+    ("lifecycle_reaches_final_status", 0),
+])  # fmt: skip
+def test_schemathesis_run_takes_the_checks_from_a_hooks_module(
+    tmp_path: Path, checks: str, exit_code: int
+) -> None:
+    (tmp_path / "bfl_hooks.py").write_text(HOOKS)
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "SCHEMATHESIS_HOOKS": "bfl_hooks",
+        "NO_COLOR": "1",
+    }
+    with LiveApp(wrong_image_size()) as live:
+        done = subprocess.run(
+            [sys.executable, "-m", "schemathesis.cli", "run", str(ROOT / "openapi.json"),
+             "--url", live.url, "-H", f"x-key: {KEY}", "--include-path", "/v1/flux-pro-1.1",
+             "--phases", "fuzzing", "--max-examples", "3", "--checks", checks],
+            capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == exit_code, done.stdout + done.stderr
+    failure = "result.sample is 512x768; the request asked for 1024x768"
+    assert (failure in done.stdout) is bool(exit_code), done.stdout
