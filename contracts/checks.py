@@ -76,6 +76,12 @@ class CheckRegistry:
 
         return register
 
+    def unregister(self, name: str) -> None:
+        """Forget the check called ``name``; ``UnknownCheck`` if there is none."""
+        if name not in self._checks:
+            raise UnknownCheck(name, self._checks)
+        del self._checks[name]
+
     def names(self) -> tuple[str, ...]:
         return tuple(self._checks)
 

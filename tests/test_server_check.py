@@ -12,7 +12,9 @@ import pytest
 
 from contracts import (
     CHECKS,
+    Contract,
     ContractViolation,
+    Exchange,
     LiveApp,
     Request,
     ServerReport,
@@ -20,6 +22,7 @@ from contracts import (
     check_names,
     check_server,
 )
+from contracts.checks import Needs
 from mockserver.cli import main
 from mockserver.http.app import create_app
 from mockserver.serving.server import MockServer
@@ -391,3 +394,27 @@ def test_check_server_command_names_the_known_checks_for_an_unknown_one(
         f"bfl-mock check-server: unknown check 'ready_sample'; known checks: "
         f"{', '.join(check_names())}\n"
     )
+
+
+def test_a_check_of_ones_own_runs_by_name_beside_the_bfl_checks() -> None:
+    def task_id_is_a_uuid(contract: Contract, exchange: Exchange) -> bool:
+        """An accepted submit's task id is a UUID."""
+        if exchange.response.status != 200:
+            return False
+        task_id = exchange.response.field("id")
+        if not re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", str(task_id)):
+            raise ContractViolation(f"task id {task_id!r} is not a UUID")
+        return True
+
+    CHECKS.register(needs=Needs.FOLLOWED_SUBMIT)(task_id_is_a_uuid)
+    try:
+        assert "task_id_is_a_uuid" in check_names()
+        report = check_server(mock(), api_key=KEY, seed=SEED, lifecycles=2,
+                              checks=["task_id_is_a_uuid"])  # fmt: skip
+    finally:
+        CHECKS.unregister("task_id_is_a_uuid")
+    assert report.ok, report.render()
+    assert report.checks == {"task_id_is_a_uuid": 2}
+    assert "task_id_is_a_uuid" not in check_names()
+    with pytest.raises(UnknownCheck):
+        CHECKS.unregister("task_id_is_a_uuid")
