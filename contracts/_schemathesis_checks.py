@@ -35,7 +35,7 @@ from contracts._exchanges import Exchange, Request, Response
 from contracts._targets import REQUEST_TIMEOUT_SECONDS
 from contracts._task_follower import DEFAULT_MAX_POLLS, LIVE_POLL_INTERVAL, TaskFollower
 from contracts.checks import CHECKS, Needs, RegisteredCheck, select_names
-from contracts.tolerances import lax, tolerated_status
+from contracts.tolerances import read_laxly, tolerated_status
 from mockserver.spec.openapi import JsonSchema, Operation, OperationKind
 
 SchemathesisCheck = Callable[[Any, SchemathesisResponse, Any], bool | None]
@@ -270,7 +270,7 @@ def _valid_once_converted(contract: Contract, operation: Operation, case: Any) -
     for value, schema in _parts(operation, case):
         if isinstance(value, NotSet) or schema is None:
             continue
-        if contract.errors(lax(value, schema, contract), schema):
+        if contract.errors(read_laxly(value, schema, contract), schema):
             return False
     return True
 

@@ -101,7 +101,7 @@ _TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
 
 
-def lax(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any:
+def read_laxly(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any:
     """``value`` as pydantic's lax mode would read it for ``schema`` (unchanged if it would not)."""
     if not isinstance(schema, Mapping):
         return value
@@ -109,7 +109,7 @@ def lax(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any:
     branches = schema.get("anyOf") or schema.get("oneOf")
     if branches:
         for branch in branches:
-            converted = lax(value, branch, contract)
+            converted = read_laxly(value, branch, contract)
             if not contract.errors(converted, branch):
                 return converted
         return value
@@ -117,11 +117,11 @@ def lax(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any:
     if kind == "object" and isinstance(value, dict):
         properties = schema.get("properties", {})
         return {
-            key: lax(item, properties[key], contract) if key in properties else item
+            key: read_laxly(item, properties[key], contract) if key in properties else item
             for key, item in value.items()
         }
     if kind == "array" and isinstance(value, list):
-        return [lax(item, schema.get("items", True), contract) for item in value]
+        return [read_laxly(item, schema.get("items", True), contract) for item in value]
     convert = _CONVERSIONS.get(str(kind))
     return convert(value) if convert else value
 
