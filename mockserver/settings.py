@@ -189,20 +189,28 @@ class MockSettings:
     )
     webhook_hosts: frozenset[str] = setting(
         frozenset(),
-        help="webhook receivers allowed beyond loopback: host names (* patterns), "
-        "addresses and networks (CIDR), comma-separated",
+        help="webhook receivers allowed beyond loopback (127.0.0.0/8, ::1, localhost, "
+        "*.localhost): host names (* patterns), addresses and networks (CIDR), each "
+        "optionally with :PORT, comma-separated; names are never looked up unless listed",
     )
     webhook_any_host: bool = setting(
         False, help="deliver webhooks to any host (beyond loopback and webhook_hosts)"
     )
-    webhook_concurrency: int = setting(64, help="webhook attempts under way at once")
+    webhook_concurrency: int = setting(
+        64, help="webhook attempts under way at once, all receivers together"
+    )
     webhook_per_receiver: int = setting(
-        8, help="webhook attempts under way at once to one receiver (scheme, host and port)"
+        8,
+        help="connections (so attempts under way) to one receiver (scheme, host and port); "
+        "the others wait their turn without holding a global slot",
     )
     webhook_queue_limit: int = setting(
-        10_000, help="webhooks waiting to be delivered; beyond it one is not queued (noted)"
+        10_000,
+        help="webhooks waiting to be delivered; past it a new one is kept as not sent (noted)",
     )
-    webhook_timeout_seconds: float = setting(10.0, help="seconds to wait for a webhook receiver")
+    webhook_timeout_seconds: float = setting(
+        10.0, help="seconds a webhook attempt may take, from connecting to the answer"
+    )
     webhook_retry_delays: tuple[float, ...] = setting(
         (1.0, 5.0, 30.0), help="seconds before each retry of a failed webhook, comma-separated"
     )
@@ -217,6 +225,11 @@ class MockSettings:
         120.0, help="a video render running longer is given up (the download answers 503)"
     )
     access_log: bool = setting(False, help="log one line per request")
+    shutdown_grace_seconds: int = setting(
+        5,
+        help="on SIGTERM or Ctrl+C, seconds replies under way may take to finish before "
+        "they are cut (webhooks not sent by then are logged as abandoned)",
+    )
 
     def __post_init__(self) -> None:
         if self.unknown_task_status_code not in (200, 404):
@@ -240,6 +253,8 @@ class MockSettings:
             "video_render_seconds",
             "max_active_tasks",
             "retry_after_seconds",
+            "webhook_queue_limit",
+            "shutdown_grace_seconds",
         ):
             value = getattr(self, name)
             if value is not None and value < 0:

@@ -30,6 +30,8 @@ PROMPT_DIRECTIVE = re.compile(re.escape(PROMPT_TAG) + r"([^\]]*)\]")
 HEADER = "x-bfl-mock"
 MAX_LATENCY_SECONDS = 300.0
 """Injected delays are capped, so a long-tailed draw cannot hang a test run."""
+MAX_SLOW_SECONDS = 300.0
+"""A trickled reply takes at most this long (a stop cuts it sooner: shutdown_grace_seconds)."""
 
 
 class DirectiveError(MockServerError):
@@ -212,7 +214,7 @@ def _parse_fault(kind: str, value: str | None, item: str) -> Fault:
         if kind == "latency" and value is not None:
             return Fault(latency=_parse_latency(value))
         if kind == "slow" and value is not None:
-            return Fault(slow=_non_negative(float(value)))
+            return Fault(slow=min(_non_negative(float(value)), MAX_SLOW_SECONDS))
         if kind == "drop" and value is None:
             return Fault(drop=True)
     except ValueError as error:
