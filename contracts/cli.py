@@ -11,17 +11,13 @@ import random
 import shlex
 import sys
 
-from contracts.client_check import DEFAULT_CLIENT_KEY, ENV_KEY, ENV_URL, check_client
-from contracts.schema import load_contract
-from contracts.server_check import (
-    DEFAULT_LIFECYCLES,
-    DEFAULT_MAX_EXAMPLES,
-    DEFAULT_MAX_POLLS,
-    LIVE_POLL_INTERVAL,
-    check_server,
-)
-from contracts.strategies import DEFAULT_API_KEY
-from contracts.targets import Target, TargetUnreachable
+from contracts._client_check import DEFAULT_CLIENT_KEY, ENV_KEY, ENV_URL, check_client
+from contracts._contract import load_contract
+from contracts._server_check import DEFAULT_LIFECYCLES, DEFAULT_MAX_EXAMPLES, check_server
+from contracts._strategies import DEFAULT_API_KEY
+from contracts._targets import Target, TargetUnreachable
+from contracts._task_follower import DEFAULT_MAX_POLLS, LIVE_POLL_INTERVAL
+from contracts.checks import UnknownCheck
 from mockserver.progress import Progress
 from mockserver.settings import MockSettings
 
@@ -53,6 +49,20 @@ def _configure_check_server(parser: argparse.ArgumentParser) -> None:
         "--api-key",
         default=DEFAULT_API_KEY,
         help=f"key sent as x-key; the server must accept it [default {DEFAULT_API_KEY}]",
+    )
+    parser.add_argument(
+        "--checks",
+        type=_names,
+        metavar="NAME,NAME",
+        help="run only these checks, BFL's or schemathesis's, by name [default: all; an "
+        "unknown name lists the known ones]",
+    )
+    parser.add_argument(
+        "--exclude-checks",
+        type=_names,
+        default=[],
+        metavar="NAME,NAME",
+        help="leave out these checks, by name",
     )
     parser.add_argument(
         "--any-key",
@@ -123,6 +133,10 @@ def _configure_check_client(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run_check_client)
 
 
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def run_check_server(args: argparse.Namespace, settings: MockSettings) -> int:
     contract = load_contract(args.contract_spec)
     seed = args.run_seed if args.run_seed is not None else random.randrange(2**32)
@@ -130,6 +144,8 @@ def run_check_server(args: argparse.Namespace, settings: MockSettings) -> int:
         with Progress(f"bfl-mock {CHECK_SERVER}") as progress:
             report = check_server(
                 args.url,
+                checks=args.checks,
+                exclude_checks=args.exclude_checks,
                 api_key=args.api_key,
                 contract=contract,
                 seed=seed,
@@ -142,7 +158,7 @@ def run_check_server(args: argparse.Namespace, settings: MockSettings) -> int:
                 command=_again(args, seed),
                 progress=progress,
             )
-    except TargetUnreachable as error:
+    except (TargetUnreachable, UnknownCheck) as error:
         print(f"bfl-mock {CHECK_SERVER}: {error}", file=sys.stderr)
         return USAGE_ERROR
     print(report.render(), flush=True)
@@ -157,6 +173,10 @@ def _again(args: argparse.Namespace, seed: int) -> str:
         # A test server's key is a test key; any other server's is not printed.
         shown = shlex.quote(args.api_key) if Target.of(args.url).local else "KEY"
         again.append(f"--api-key {shown}")
+    if args.checks is not None:
+        again.append(f"--checks {shlex.quote(','.join(args.checks))}")
+    if args.exclude_checks:
+        again.append(f"--exclude-checks {shlex.quote(','.join(args.exclude_checks))}")
     if args.any_key is not None:
         again.append("--any-key" if args.any_key else "--no-any-key")
     if args.contract_spec:

@@ -1,4 +1,4 @@
-"""Each BFL check on hand-made exchanges: when it applies, when it holds, and what it says."""
+"""The BFL checks: the registry that names them, and each check on hand-made exchanges."""
 
 from __future__ import annotations
 
@@ -9,18 +9,31 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from contracts import ContractViolation, load_contract
-from contracts.checks import (
-    lifecycle_reaches_final_status,
-    polling_url_is_followable,
-    ready_sample_is_requested_image,
-    validation_error_names_broken_field,
+from contracts import (
+    CHECKS,
+    Broken,
+    ContractViolation,
+    Exchange,
+    Request,
+    Response,
+    UnknownCheck,
+    load_contract,
 )
-from contracts.exchanges import Broken, Exchange, Request, Response
+from contracts.checks import CheckRegistry, Needs
 
 pytestmark = [pytest.mark.contracts]
 
 CONTRACT = load_contract()
+NAMES = (
+    "polling_url_is_followable",
+    "lifecycle_reaches_final_status",
+    "ready_sample_is_requested_image",
+    "validation_error_names_broken_field",
+)
+polling_url_is_followable = CHECKS["polling_url_is_followable"]
+lifecycle_reaches_final_status = CHECKS["lifecycle_reaches_final_status"]
+ready_sample_is_requested_image = CHECKS["ready_sample_is_requested_image"]
+validation_error_names_broken_field = CHECKS["validation_error_names_broken_field"]
 POLLING_URL = "http://api.test/v1/get_result?id=a"
 SAMPLE_URL = "http://api.test/results/a/sample.jpeg"
 SUBMIT = Request("flux_pro_1_1_v1_flux_pro_1_1_post", "POST", "/v1/flux-pro-1.1", body={})
@@ -178,3 +191,85 @@ def test_validation_error_says_what_is_wrong(response: Response, message: str) -
 def test_validation_error_accepts_a_loc_that_goes_deeper() -> None:
     deeper = answer(422, {"detail": [{"loc": ["body", "width", "int"], "msg": "x", "type": "y"}]})
     assert validation_error_names_broken_field(CONTRACT, Exchange(SUBMIT, deeper, broken=WIDTH))
+
+
+def test_the_registry_lists_the_checks_by_name_with_what_they_need() -> None:
+    assert CHECKS.names() == NAMES
+    assert [check.needs for check in CHECKS] == [Needs.FOLLOWED_SUBMIT] * 3 + [
+        Needs.INVALID_REQUEST
+    ]
+    assert CHECKS["lifecycle_reaches_final_status"].description == (
+        "Polling a submitted task reaches a final status within a bounded number of polls."
+    )
+
+
+def test_checks_are_selected_and_excluded_by_name() -> None:
+    assert [check.name for check in CHECKS.select(["ready_sample_is_requested_image"])] == [
+        "ready_sample_is_requested_image"
+    ]
+    kept = CHECKS.select(
+        exclude=["polling_url_is_followable", "validation_error_names_broken_field"]
+    )
+    assert [check.name for check in kept] == [
+        "lifecycle_reaches_final_status",
+        "ready_sample_is_requested_image",
+    ]
+    # The registry's order, whatever order they were asked in.
+    asked = CHECKS.select(["validation_error_names_broken_field", "polling_url_is_followable"])
+    assert [check.name for check in asked] == [
+        "polling_url_is_followable",
+        "validation_error_names_broken_field",
+    ]
+    assert CHECKS.select([]) == ()
+
+
+@pytest.mark.parametrize("select", [
+    lambda: CHECKS.select(["ready_sample"]),
+    lambda: CHECKS.select(exclude=["ready_sample"]),
+    lambda: CHECKS["ready_sample"],
+])  # fmt: skip
+def test_an_unknown_check_name_is_a_clear_error(select: Any) -> None:
+    with pytest.raises(UnknownCheck) as raised:
+        select()
+    assert str(raised.value) == (
+        "unknown check 'ready_sample'; known checks: polling_url_is_followable, "
+        "lifecycle_reaches_final_status, ready_sample_is_requested_image, "
+        "validation_error_names_broken_field"
+    )
+    assert raised.value.name == "ready_sample"
+
+
+def test_one_name_as_a_string_is_a_clear_error() -> None:
+    with pytest.raises(TypeError) as raised:
+        CHECKS.select("ready_sample_is_requested_image")
+    assert str(raised.value) == (
+        "checks are named in a list, not one string: 'ready_sample_is_requested_image'"
+    )
+    with pytest.raises(TypeError) as raised:
+        CHECKS.select(exclude="ready_sample_is_requested_image")
+    assert str(raised.value) == (
+        "checks are named in a list, not one string: 'ready_sample_is_requested_image'"
+    )
+
+
+def test_a_name_is_registered_once() -> None:
+    registry = CheckRegistry()
+
+    def status_is_ready(contract: Any, exchange: Exchange) -> bool:
+        """A made-up check."""
+        return True
+
+    register = registry.register(needs=Needs.FOLLOWED_SUBMIT)
+    assert register(status_is_ready) is status_is_ready
+    assert register(status_is_ready) is status_is_ready  # the same function again: no change
+
+    def other() -> None:
+        def status_is_ready(contract: Any, exchange: Exchange) -> bool:
+            return False
+
+        register(status_is_ready)
+
+    with pytest.raises(ValueError) as raised:
+        other()
+    assert str(raised.value) == "a check named 'status_is_ready' is already registered"
+    assert registry.names() == ("status_is_ready",) and len(registry) == 1

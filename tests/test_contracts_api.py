@@ -20,25 +20,33 @@ pytestmark = [pytest.mark.contracts]
 def test_the_public_api_is_exactly_what_all_lists() -> None:
     assert contracts.__all__ == sorted(contracts.__all__)
     assert contracts.__all__ == [
-        "BFL_CHECKS",
         "Broken",
+        "CHECKS",
         "ClientBroke",
         "ClientReport",
         "Contract",
         "ContractViolation",
+        "Exchange",
         "FuzzApp",
+        "FuzzScript",
         "InvalidRequest",
         "Lifecycle",
+        "LiveApp",
         "Request",
+        "Response",
         "ServerReport",
+        "UnknownCheck",
         "check_client",
+        "check_names",
         "check_server",
         "from_invalid_request",
         "from_lifecycle",
         "from_request",
         "from_response",
+        "from_schema",
         "fuzz_client",
         "load_contract",
+        "register_schemathesis_checks",
     ]
     for name in contracts.__all__:
         assert getattr(contracts, name).__doc__, f"{name} has no docstring"
@@ -49,13 +57,28 @@ def test_the_public_api_is_exactly_what_all_lists() -> None:
     )
 
 
-def test_strategies_take_keyword_only_options() -> None:
+def test_the_implementation_is_in_private_modules() -> None:
+    package = pathlib.Path(contracts.__file__).parent
+    public = sorted(path.stem for path in package.glob("[!_]*.py"))
+    assert public == ["checks", "cli", "tolerances"]
+
+
+def test_the_strategies_and_checks_take_keyword_only_options() -> None:
     import inspect
 
-    for name in ("from_request", "from_invalid_request", "from_response", "from_lifecycle"):
+    expected = {
+        "from_request": ["operation_id"],
+        "from_invalid_request": ["operation_id"],
+        "from_response": ["operation_id", "status"],
+        "from_lifecycle": [],
+        "from_schema": ["schema"],
+        "check_server": ["server"],
+        "register_schemathesis_checks": ["checks"],
+    }
+    for name, names in expected.items():
         parameters = inspect.signature(getattr(contracts, name)).parameters.values()
         positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
-        assert positional in ([], ["operation_id"], ["operation_id", "status"]), name
+        assert positional == names, name
 
 
 def test_the_mock_imports_neither_the_kit_nor_its_engines() -> None:

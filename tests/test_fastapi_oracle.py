@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
-from contracts.expected import Expectations
+from contracts import Contract
 from mockserver.clock import ManualClock
 from mockserver.domain.endpoints import load_table
 from mockserver.errors import SpecError
@@ -260,16 +260,15 @@ def _spelled_out_mode(path: str, body: Any) -> bool:
 
 
 RULE_CHECKS = tuple(
-    (spec, Expectations(spec))
-    for spec in (load_spec(OCTOBER_2026.spec), load_spec(APRIL_2026.spec))
+    (spec, Contract(spec)) for spec in (load_spec(OCTOBER_2026.spec), load_spec(APRIL_2026.spec))
 )
 
 
 def _refused_by_a_rule(path: str, body: Any) -> bool:
-    for spec, expectations in RULE_CHECKS:
+    for spec, contract in RULE_CHECKS:
         operation = next((op for op in spec.operations if op.path == path), None)
         if operation is not None:
-            return expectations.refused(operation, body)
+            return contract.refused(operation, body)
     return False
 
 

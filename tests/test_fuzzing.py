@@ -9,10 +9,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from contracts import ClientBroke, FuzzApp, fuzz_client, load_contract
-from contracts.exchanges import Lifecycle
-from contracts.fuzzing import FuzzScript
-from contracts.live import LiveApp, bind_loopback
+from contracts import (
+    ClientBroke,
+    FuzzApp,
+    FuzzScript,
+    Lifecycle,
+    LiveApp,
+    fuzz_client,
+    load_contract,
+)
 from mockserver.spec.openapi import OperationKind
 
 from broken_clients import GenerationFailed, generate
@@ -85,8 +90,7 @@ def test_every_answer_of_the_fuzz_server_keeps_the_spec() -> None:
 
 def test_polls_of_the_global_origin_answer_task_not_found() -> None:
     app = FuzzApp(CONTRACT)
-    sockets = [bind_loopback(), bind_loopback()]
-    with LiveApp(app, sockets) as live:
+    with LiveApp(app, origins=2) as live:
         base_url, app.polling_origin = live.origins
         app.load(example_script())
         submitted = httpx.post(base_url + "/v1/flux-pro-1.1", json={}).json()

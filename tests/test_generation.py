@@ -7,13 +7,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from contracts import load_contract
-from contracts.generation import ValueBuilder
+from contracts import from_schema, load_contract
 
 pytestmark = [pytest.mark.contracts]
 
 CONTRACT = load_contract()
-BUILDER = ValueBuilder(CONTRACT)
 
 SCHEMAS: list[Any] = [
     True,
@@ -45,7 +43,7 @@ SCHEMAS: list[Any] = [
 @pytest.mark.property
 @pytest.mark.parametrize("schema", SCHEMAS, ids=repr)
 def test_every_drawn_value_is_valid(schema: Any) -> None:
-    @given(BUILDER.strategy(schema))
+    @given(from_schema(schema))
     def check(value: Any) -> None:
         assert CONTRACT.errors(value, schema if isinstance(schema, dict) else {}) == ()
 
@@ -54,17 +52,17 @@ def test_every_drawn_value_is_valid(schema: Any) -> None:
 
 def test_an_unknown_type_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="unsupported JSON type 'widget'"):
-        BUILDER.strategy({"type": "widget"})
+        from_schema({"type": "widget"})
 
 
 def test_a_false_schema_draws_nothing() -> None:
-    assert BUILDER.strategy(False).is_empty
+    assert from_schema(False).is_empty
 
 
 def test_objects_without_extra_keys_keep_to_their_properties() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
 
-    @given(ValueBuilder(CONTRACT, extra_keys=False).strategy(schema))
+    @given(from_schema(schema, extra_keys=False))
     def check(value: dict[str, Any]) -> None:
         assert set(value) <= {"a"}
 

@@ -102,7 +102,7 @@ def test_check_client_tells_how_many_requests_were_sent_while_it_runs(tmp_path: 
 
 @pytest.mark.contracts
 def test_check_server_shows_progress_on_a_terminal_only() -> None:
-    from contracts.live import LiveApp
+    from contracts import LiveApp
 
     with LiveApp(mock()) as live:
         command = [sys.executable, "-m", "mockserver", "check-server", live.url, "--api-key",

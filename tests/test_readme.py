@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from contracts import ClientBroke
-from contracts.stance import OUT_OF_SPEC_STATUSES
+from contracts.tolerances import OUT_OF_SPEC_STATUSES
 from mockserver.cli import endpoint_table
 from mockserver.domain.endpoints import load_table
 from mockserver.settings import MockSettings
@@ -167,6 +167,15 @@ def test_pytest_example_works_as_written(pytester: pytest.Pytester) -> None:
          "E *  POST /v1/flux-pro-1.1 -> 422",
          "E *    body.width: Input should be a multiple of 32 (multiple_of)"]
     )  # fmt: skip
+
+
+@pytest.mark.contracts
+def test_schemathesis_example_works_as_written(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        code_blocks(section("6. The BFL checks in your own schemathesis"), "python")[0]
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
 
 
 def test_async_in_process_example_works_as_written(pytester: pytest.Pytester) -> None:

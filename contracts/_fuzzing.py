@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, HypothesisException
@@ -32,10 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from contracts.checks import ContractViolation
-from contracts.exchanges import Lifecycle
-from contracts.live import LiveApp, bind_loopback
-from contracts.schema import (
+from contracts._contract import (
     ID,
     POLLING_URL,
     RESULT,
@@ -45,7 +42,10 @@ from contracts.schema import (
     Contract,
     load_contract,
 )
-from contracts.strategies import DEFAULT_API_KEY, from_lifecycle, from_response
+from contracts._exchanges import Lifecycle
+from contracts._live_app import LiveApp
+from contracts._strategies import DEFAULT_API_KEY, from_lifecycle, from_response, run_settings
+from contracts.checks import ContractViolation
 from mockserver.render.images import formats_of
 from mockserver.render.video import VideoRequest, render_video
 from mockserver.spec.openapi import Operation, OperationKind, TaskStatus
@@ -263,18 +263,12 @@ def fuzz_client(
     if seed is None:
         seed = random.randrange(2**32)
     fuzz = FuzzApp(contract)
-    global_socket, regional_socket = bind_loopback(), bind_loopback()
     runs = 0
-    with LiveApp(fuzz, [global_socket, regional_socket]) as live:
+    with LiveApp(fuzz, origins=2) as live:
         base_url, fuzz.polling_origin = live.origins
 
         @settings(
-            settings.get_profile("default"),
-            max_examples=max_examples,
-            database=None,
-            deadline=None,
-            phases=(Phase.explicit, Phase.generate, Phase.shrink),
-            suppress_health_check=list(HealthCheck),
+            run_settings(max_examples, Phase.explicit, Phase.generate, Phase.shrink),
             report_multiple_bugs=False,
         )
         @given(from_script(contract=contract))

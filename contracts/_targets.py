@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import ipaddress
 import socket
 import time
 import urllib.parse
@@ -20,11 +19,11 @@ from typing import Any
 
 import httpx
 
-from contracts.live import LiveApp
+from contracts._live_app import LiveApp
+from mockserver.http.addresses import is_loopback
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 CONNECT_RETRY_SECONDS = 0.1
-LOCALHOST = "localhost"
 
 
 class TargetUnreachable(Exception):
@@ -52,15 +51,7 @@ class Target:
     @property
     def local(self) -> bool:
         """In this process or on a loopback address: a test server, whose key is a test key."""
-        if self.base_url is None:
-            return True
-        host = urllib.parse.urlsplit(self.base_url).hostname or ""
-        if host == LOCALHOST:
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return self.base_url is None or is_loopback(self.base_url)
 
     def describe(self) -> str:
         return "the in-process app" if self.in_process else str(self.base_url)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from contracts._key_probe import KeyCheck
 from contracts.checks import ContractViolation
-from contracts.keys import KeyCheck
+
+SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class ServerReport:
     """The command line that reproduces this run, when it came from the CLI."""
     keys: KeyCheck | None = None
     """How the server treats API keys, and so how ``ignored_auth`` ran (None: no keys)."""
+    left_out: tuple[str, ...] = ()
+    """Checks not run: not selected, or excluded (``checks=``, ``exclude_checks=``)."""
 
     @property
     def ok(self) -> bool:
@@ -60,9 +65,10 @@ class ServerReport:
             f"bfl-mock check-server: {self.target}",
             f"  seed {self.seed}, up to {self.max_examples} examples per operation, "
             f"{self.elapsed:.1f} s",
-            f"  schemathesis (positive and negative, all checks): {total} cases"
+            f"  schemathesis (positive and negative, {self._which}): {total} cases"
             + (f" ({phases})" if phases else ""),
             *(self.keys.render() if self.keys else []),
+            *([f"  checks left out: {', '.join(self.left_out)}"] if self.left_out else []),
             "  examples per check:",
         ]
         failed = {violation.check for violation in self.violations}
@@ -81,7 +87,41 @@ class ServerReport:
         lines.append("PASSED" if self.ok else "FAILED")
         return "\n".join(lines)
 
+    @property
+    def _which(self) -> str:
+        return "selected checks" if self.left_out else "all checks"
+
     def raise_for_violations(self) -> None:
         """Raise ``ContractViolation`` carrying the report, if anything broke."""
         if not self.ok:
             raise ContractViolation(self.render())
+
+
+class RunRecord:
+    """What a server check has seen so far: cases, checks run, violations, lost requests."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress = progress or _quiet
+        self.cases: collections.Counter[str] = collections.Counter(
+            dict.fromkeys(SCHEMATHESIS_PHASES, 0)
+        )
+        self.checks: collections.Counter[str] = collections.Counter()
+        self.violations: dict[tuple[str, str | None], Violation] = {}
+        self.errors: list[str] = []
+
+    def violated(self, violation: Violation) -> None:
+        """Keep the first violation of each check and operation, and count the others."""
+        key = (violation.check, violation.operation)
+        known = self.violations.get(key)
+        if known is None:
+            self.violations[key] = violation
+        else:
+            self.violations[key] = dataclasses.replace(known, occurrences=known.occurrences + 1)
+
+    def error(self, text: str) -> None:
+        if text not in self.errors:
+            self.errors.append(text)
+
+
+def _quiet(text: str) -> None:
+    """Progress nobody asked to see."""

@@ -6,7 +6,7 @@ so. That is not "ignoring auth" as long as a request with no key is still refuse
 so the check finds out which kind of server it has before schemathesis runs: it
 sends one made-up key to an operation that declares a key (the credits operation
 when there is one, which costs nothing even on the real API). Accepted: the server
-takes any key, and ``ignored_auth`` runs through ``stance.ignored_auth_any_key``.
+takes any key, and ``ignored_auth`` runs as ``ignored_auth_any_key`` (``_schemathesis_checks``).
 Refused, or no clear answer: ``ignored_auth`` runs in full. The report says which,
 and why.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from contracts.schema import Contract
+from contracts._contract import Contract
 from mockserver.spec.openapi import Operation, OperationKind
 
 MADE_UP_KEY_PREFIX = "bfl-contracts-made-up-key-"

@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts.schema import Contract
+from contracts._contract import Contract
 from mockserver.spec.openapi import JsonSchema
 
 # Keywords that change nothing about which values are valid.

@@ -11,13 +11,8 @@ things the spec does not say:
   Accepting such a value is not "accepting invalid data".
 
 schemathesis's ``status_code_conformance`` and ``negative_data_rejection`` know none of
-this, so the server check runs them through the two wrappers below instead.
-
-A test server may also take any non-empty key (``bfl-mock serve`` without
-``--api-keys`` does, and says so). schemathesis's ``ignored_auth`` would blame it for
-accepting a wrong key; when the check finds a server of that kind (``contracts.keys``),
-it runs ``ignored_auth`` through a third wrapper, which still requires that a request
-without a key is refused.
+this, so the server check runs them through variants that apply these rules
+(``register_schemathesis_checks`` lists them).
 """
 
 from __future__ import annotations
@@ -25,15 +20,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import schemathesis
-from schemathesis.core.failures import Failure
-from schemathesis.core.transport import Response
-from schemathesis.openapi.checks import AuthScenario, IgnoredAuth
-
-from contracts.schema import DETAIL, STATUS, Contract
+from contracts._contract import DETAIL, STATUS, Contract
 from mockserver.spec.openapi import JsonSchema, Operation, OperationKind, TaskStatus
 
 
@@ -111,7 +101,7 @@ _TRUE_WORDS = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE_WORDS = frozenset({"0", "off", "f", "false", "n", "no"})
 
 
-def lax(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any:
+def read_laxly(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any:
     """``value`` as pydantic's lax mode would read it for ``schema`` (unchanged if it would not)."""
     if not isinstance(schema, Mapping):
         return value
@@ -119,7 +109,7 @@ def lax(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any:
     branches = schema.get("anyOf") or schema.get("oneOf")
     if branches:
         for branch in branches:
-            converted = lax(value, branch, contract)
+            converted = read_laxly(value, branch, contract)
             if not contract.errors(converted, branch):
                 return converted
         return value
@@ -127,11 +117,11 @@ def lax(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any:
     if kind == "object" and isinstance(value, dict):
         properties = schema.get("properties", {})
         return {
-            key: lax(item, properties[key], contract) if key in properties else item
+            key: read_laxly(item, properties[key], contract) if key in properties else item
             for key, item in value.items()
         }
     if kind == "array" and isinstance(value, list):
-        return [lax(item, schema.get("items", True), contract) for item in value]
+        return [read_laxly(item, schema.get("items", True), contract) for item in value]
     convert = _CONVERSIONS.get(str(kind))
     return convert(value) if convert else value
 
@@ -174,107 +164,3 @@ _CONVERSIONS: Mapping[str, Callable[[Any], Any]] = {
     "number": _to_float,
     "boolean": _to_bool,
 }
-
-
-# schemathesis runs checks from a global registry. The wrappers act only for schemas
-# the kit registered for a run, and let every other schemathesis run in the process be.
-_RUNS: dict[int, Contract] = {}
-
-
-def bind(schema: Any, contract: Contract) -> None:
-    _RUNS[id(schema)] = contract
-
-
-def unbind(schema: Any) -> None:
-    _RUNS.pop(id(schema), None)
-
-
-def _contract_for(case: Any) -> tuple[Contract, Operation] | None:
-    contract = _RUNS.get(id(case.operation.schema))
-    if contract is None:
-        return None
-    method, path = case.operation.method.upper(), case.operation.path
-    for operation in contract.operations:
-        if operation.method == method and operation.path == path:
-            return contract, operation
-    return None
-
-
-def _builtin(name: str) -> Callable[[Any, Response, Any], bool | None]:
-    from schemathesis.specs.openapi import checks
-
-    check: Callable[[Any, Response, Any], bool | None] = getattr(checks, name)
-    return check
-
-
-@schemathesis.check
-def status_code_conformance_bfl(ctx: Any, response: Response, case: Any) -> bool | None:
-    """The built-in status_code_conformance, with the out-of-spec statuses the API sends."""
-    bound = _contract_for(case)
-    if bound is None:
-        return None
-    try:
-        return _builtin("status_code_conformance")(ctx, response, case)
-    except Failure:
-        contract, operation = bound
-        if tolerated_status(contract, operation, response.status_code, response.content):
-            return None
-        raise
-
-
-@schemathesis.check
-def negative_data_rejection_bfl(ctx: Any, response: Response, case: Any) -> bool | None:
-    """The built-in negative_data_rejection, minus values pydantic's lax mode converts."""
-    bound = _contract_for(case)
-    if bound is None:
-        return None
-    try:
-        return _builtin("negative_data_rejection")(ctx, response, case)
-    except Failure:
-        contract, operation = bound
-        if _valid_once_converted(contract, operation, case):
-            return None
-        raise
-
-
-def _valid_once_converted(contract: Contract, operation: Operation, case: Any) -> bool:
-    """Whether the request keeps the spec once the server's lax conversions are applied."""
-    from schemathesis.core import NotSet
-
-    for value, schema in _parts(operation, case):
-        if isinstance(value, NotSet) or schema is None:
-            continue
-        if contract.errors(lax(value, schema, contract), schema):
-            return False
-    return True
-
-
-def _parts(operation: Operation, case: Any) -> Iterator[tuple[Any, JsonSchema | None]]:
-    yield case.body, operation.body_schema
-    query = case.query or {}
-    for parameter in operation.parameters:
-        if parameter.location == "query" and parameter.name in query:
-            yield query[parameter.name], parameter.schema
-
-
-@schemathesis.check
-def ignored_auth_any_key(ctx: Any, response: Response, case: Any) -> bool | None:
-    """The built-in ignored_auth for a server that takes any key: a missing one is refused."""
-    if _contract_for(case) is None:
-        return None
-    try:
-        return _builtin("ignored_auth")(ctx, response, case)
-    except IgnoredAuth as failure:
-        # A made-up or generated key let through is what "any key" means; no key is not.
-        if failure.scenario is AuthScenario.NO_AUTH:
-            raise
-        return None
-
-
-CHECK_NAMES = {
-    "status_code_conformance": status_code_conformance_bfl.__name__,
-    "negative_data_rejection": negative_data_rejection_bfl.__name__,
-}
-"""Built-in checks the server check swaps for their BFL-aware wrappers."""
-ANY_KEY_CHECK_NAMES = {"ignored_auth": ignored_auth_any_key.__name__}
-"""Built-in checks the server check swaps for a wrapper when the server takes any key."""

@@ -1,7 +1,7 @@
 """Serve an ASGI app on loopback ports from a background thread, for clients that need URLs.
 
 The client check serves the mock this way, the fuzz server its answers, and the server
-check an app it is given (``targets``).
+check an app it is given (``_targets``).
 
 Several listening sockets can share one app: the client check and the fuzz server use
 a second one as a "regional" origin, the way BFL's global host hands out polling URLs
@@ -31,11 +31,17 @@ def origin_of(sock: socket.socket) -> str:
 
 
 class LiveApp:
-    """``app`` served on the given sockets (one new loopback socket if none are given)."""
+    """An ASGI ``app`` served on loopback from a background thread, as a context manager.
 
-    def __init__(self, app: Any, sockets: list[socket.socket] | None = None) -> None:
+    It listens on ``origins`` free ports (``origins`` lists their base URLs, ``url`` the
+    first), or on the given listening ``sockets``.
+    """
+
+    def __init__(
+        self, app: Any, sockets: list[socket.socket] | None = None, *, origins: int = 1
+    ) -> None:
         self.app = app
-        self.sockets = sockets or [bind_loopback()]
+        self.sockets = sockets or [bind_loopback() for _ in range(origins)]
         self.origins = tuple(origin_of(sock) for sock in self.sockets)
         self._served: BackgroundServer | None = None
 

@@ -12,24 +12,25 @@ import functools
 import json
 import threading
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 
-from contracts.expected import Expectations, Expected
+from contracts._predicted_output import Expectations, Expected
 from mockserver.errors import SpecError
-from mockserver.render.bodies import ID as ID
-from mockserver.render.bodies import POLLING_URL as POLLING_URL
-from mockserver.render.bodies import RESULT as RESULT
-from mockserver.render.bodies import STATUS as STATUS
-from mockserver.render.bodies import WEBHOOK_URL as WEBHOOK_URL
 from mockserver.spec.openapi import JsonSchema, Operation, OperationKind, Spec, TaskStatus
 from mockserver.spec.reading import load_spec
 
-# Property names of the spec's response schemas that the kit needs to follow a task,
-# and the request fields that decide the image: the mock's own spellings.
-# They are the spec's words (AsyncResponse, ResultResponse, ValidationError).
+# Property names the kit follows a task by: the spec's words (AsyncResponse,
+# AsyncWebhookResponse, ResultResponse, HTTPValidationError), owned here rather than
+# borrowed from the mock, so the kit checks the mock instead of agreeing with it.
+ID = "id"
+STATUS = "status"
+RESULT = "result"
+POLLING_URL = "polling_url"
+WEBHOOK_URL = "webhook_url"
 DETAIL = "detail"
 LOC = "loc"
 SAMPLE = "sample"
@@ -54,6 +55,9 @@ must not count on the others.
 """
 
 
+T = TypeVar("T")
+
+
 class Contract:
     """One OpenAPI document, with validators for its schemas built on first use."""
 
@@ -63,6 +67,20 @@ class Contract:
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
         self._expectations: Expectations | None = None
         self._expecting = threading.Lock()
+        self._derived: dict[str, Any] = {}
+        self._deriving = threading.Lock()
+
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """What ``build`` makes from this contract, made once per ``key`` (strategies, say).
+
+        The kit's parts live with the contract they were made for, not in module-level
+        caches keyed by the contract object.
+        """
+        with self._deriving:
+            if key not in self._derived:
+                self._derived[key] = build()
+            made: T = self._derived[key]
+            return made
 
     @property
     def operations(self) -> tuple[Operation, ...]:
@@ -94,9 +112,17 @@ class Contract:
     def expected(self, operation: Operation, body: Any) -> Expected | None:
         """What the sample of a Ready task of this submit must be (endpoint table, defaults)."""
         with self._expecting:  # the server check follows tasks from several threads
-            if self._expectations is None:
-                self._expectations = Expectations(self.spec)
-            return self._expectations.of(operation, body)
+            return self._predictions().of(operation, body)
+
+    def refused(self, operation: Operation, body: Any) -> bool:
+        """Whether a business rule of the endpoint table refuses this schema-valid body."""
+        with self._expecting:
+            return self._predictions().refused(operation, body)
+
+    def _predictions(self) -> Expectations:
+        if self._expectations is None:
+            self._expectations = Expectations(self.spec)
+        return self._expectations
 
     def poll_path(self, task_id: str) -> str:
         """get_result's path and query for a task, for polling it by id."""

@@ -21,7 +21,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 
-from contracts.live import LOOPBACK, LiveApp, bind_loopback, origin_of
+from contracts._live_app import LOOPBACK, LiveApp, bind_loopback, origin_of
 from mockserver import Call, MockSettings, create_app
 from mockserver.serving.server import call_in_app, off_contract
 from mockserver.spec.reading import load_spec

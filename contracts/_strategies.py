@@ -4,25 +4,25 @@ Requests a server must accept or refuse, and responses and lifecycles a client m
 
 Valid requests come from schemathesis's positive generation. What it lacks is written
 here: invalid requests that break exactly one constraint and say which one, and
-responses that lean on the awkward corners of their schemas (see ``generation``).
+responses that lean on the awkward corners of their schemas (see ``_json_values``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import schemathesis
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis.core import NotSet
 
-from contracts.exchanges import Broken, InvalidRequest, Lifecycle, Request
-from contracts.generation import ValueBuilder
-from contracts.media import media_value
-from contracts.schema import ID, READY_RESULT_SCHEMA, RESULT, STATUS, Contract, load_contract
+from contracts._contract import ID, READY_RESULT_SCHEMA, RESULT, STATUS, Contract, load_contract
+from contracts._exchanges import Broken, InvalidRequest, Lifecycle, Request
+from contracts._json_values import ValueBuilder
+from contracts._media import media_value
 from mockserver.domain.endpoints import load_table
 from mockserver.domain.media import InputKind
 from mockserver.spec.openapi import JsonSchema, Operation, TaskStatus
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 DEFAULT_API_KEY = "bfl-mock-contract-key"
+ALL_HEALTH_CHECKS = list(HealthCheck)
 BODY = "body"
 NOT_A_NUMBER = "not a number"
 """A string pydantic's lax mode cannot read as a number or a boolean."""
@@ -114,6 +115,17 @@ def from_response(
         documented = ", ".join(str(code) for code in operation.responses)
         raise ValueError(f"{operation_id} documents no JSON body for {status} (only {documented})")
     return _builder(contract, extra_keys).strategy(schema)
+
+
+def from_schema(
+    schema: JsonSchema | bool, *, contract: Contract | None = None, extra_keys: bool = True
+) -> st.SearchStrategy[Any]:
+    """Values valid for ``schema``, a JSON Schema whose references point into the contract.
+
+    They lean on what clients get wrong: each ``anyOf`` branch, optional keys absent and
+    null, keys the schema does not name (unless ``extra_keys=False``), boundary numbers.
+    """
+    return _builder(contract or load_contract(), extra_keys).strategy(schema)
 
 
 def from_lifecycle(
@@ -296,15 +308,18 @@ def _set(container: dict[str, Any], key: str, value: Any) -> None:
         container[key] = value
 
 
-@functools.lru_cache(maxsize=8)
 def _builder(contract: Contract, extra_keys: bool) -> ValueBuilder:
-    return ValueBuilder(contract, extra_keys=extra_keys)
+    return contract.derived(
+        f"values, extra keys {extra_keys}", lambda: ValueBuilder(contract, extra_keys=extra_keys)
+    )
 
 
-@functools.lru_cache(maxsize=8)
 def _schemathesis_schema(contract: Contract) -> OpenApiSchema:
-    config = schemathesis.Config.from_dict({"generation": {"allow-extra-parameters": False}})
-    return schemathesis.openapi.from_dict(contract.plain_document(), config=config)
+    def read() -> OpenApiSchema:
+        config = schemathesis.Config.from_dict({"generation": {"allow-extra-parameters": False}})
+        return schemathesis.openapi.from_dict(contract.plain_document(), config=config)
+
+    return contract.derived("schemathesis schema", read)
 
 
 def _request(operation: Operation, case: Any, api_key: str) -> Request:
@@ -331,3 +346,19 @@ def _wire(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def run_settings(max_examples: int, *phases: Phase) -> settings:
+    """Settings of the kit's own hypothesis runs: the user's profile, and no database.
+
+    No deadline or health check either: a server's pace and a client's are not the
+    kit's to judge.
+    """
+    return settings(
+        settings.get_profile("default"),
+        max_examples=max_examples,
+        database=None,
+        deadline=None,
+        phases=phases,
+        suppress_health_check=ALL_HEALTH_CHECKS,
+    )
