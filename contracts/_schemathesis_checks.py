@@ -35,7 +35,7 @@ from contracts._exchanges import Exchange, Request, Response
 from contracts._targets import REQUEST_TIMEOUT_SECONDS
 from contracts._task_follower import DEFAULT_MAX_POLLS, LIVE_POLL_INTERVAL, TaskFollower
 from contracts.checks import CHECKS, Needs, RegisteredCheck, select_names
-from contracts.tolerances import read_laxly, tolerated_status
+from contracts.tolerances import read_laxly, tolerated_status, validator_refusal
 from mockserver.spec.openapi import JsonSchema, Operation, OperationKind
 
 SchemathesisCheck = Callable[[Any, SchemathesisResponse, Any], bool | None]
@@ -43,6 +43,7 @@ SchemathesisCheck = Callable[[Any, SchemathesisResponse, Any], bool | None]
 TOLERANT_VARIANTS = {
     "status_code_conformance": "status_code_conformance_bfl",
     "negative_data_rejection": "negative_data_rejection_bfl",
+    "positive_data_acceptance": "positive_data_acceptance_bfl",
 }
 """schemathesis checks the server check runs as their variant that applies ``tolerances``."""
 ANY_KEY_VARIANTS = {"ignored_auth": "ignored_auth_any_key"}
@@ -133,7 +134,12 @@ def _made(contract: Contract, max_polls: int, poll_interval: float) -> dict[str,
         for check in CHECKS
         if check.needs is Needs.FOLLOWED_SUBMIT
     }
-    variants = (_status_code_conformance, _negative_data_rejection, _ignored_auth_any_key)
+    variants = (
+        _status_code_conformance,
+        _negative_data_rejection,
+        _positive_data_acceptance,
+        _ignored_auth_any_key,
+    )
     for variant in variants:
         function = variant(contract)
         made[function.__name__] = function
@@ -246,6 +252,18 @@ def _negative_data_rejection(contract: Contract) -> SchemathesisCheck:
             contract, operation, case
         ),
         "The built-in negative_data_rejection, minus values pydantic's lax mode converts.",
+    )
+
+
+def _positive_data_acceptance(contract: Contract) -> SchemathesisCheck:
+    return _tolerant(
+        contract,
+        "positive_data_acceptance",
+        lambda contract, operation, response, case: validator_refusal(
+            response.status_code, response.content
+        ),
+        "The built-in positive_data_acceptance, minus refusals by a business rule (a 422 of"
+        " validators' value_errors).",
     )
 
 

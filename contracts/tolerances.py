@@ -9,10 +9,14 @@ things the spec does not say:
 * pydantic's lax mode: the server accepts some values of the wrong JSON type because
   it converts them (``"5"`` or ``5.0`` for an integer, ``0``/``"yes"`` for a boolean).
   Accepting such a value is not "accepting invalid data".
+* Business rules no schema states: pydantic validators of BFL's models refuse some
+  schema-valid bodies (an aspect ratio out of range, an empty one, a canvas too big, a
+  draft at a resolution drafts do not have) with a 422 whose errors are all of type
+  ``value_error``. Refusing those is not "rejecting valid data".
 
-schemathesis's ``status_code_conformance`` and ``negative_data_rejection`` know none of
-this, so the server check runs them through variants that apply these rules
-(``register_schemathesis_checks`` lists them).
+schemathesis's ``status_code_conformance``, ``negative_data_rejection`` and
+``positive_data_acceptance`` know none of this, so the server check runs them through
+variants that apply these rules (``register_schemathesis_checks`` lists them).
 """
 
 from __future__ import annotations
@@ -73,6 +77,21 @@ def tolerated_status(contract: Contract, operation: Operation, status: int, body
     return False
 
 
+VALIDATOR_ERROR = "value_error"
+"""pydantic's error type for a validator that raised ``ValueError`` (a business rule)."""
+
+
+def validator_refusal(status: int, body: bytes) -> bool:
+    """Whether a refusal is a business rule's: a 422 listing only validators' errors."""
+    document = _json(body) if status == 422 else None
+    errors = document.get(DETAIL) if isinstance(document, dict) else None
+    return (
+        isinstance(errors, list)
+        and bool(errors)
+        and all(isinstance(e, dict) and e.get("type") == VALIDATOR_ERROR for e in errors)
+    )
+
+
 def _detail_text(body: bytes) -> bool:
     document = _json(body)
     return isinstance(document, dict) and isinstance(document.get(DETAIL), str)
@@ -121,7 +140,14 @@ def read_laxly(value: Any, schema: JsonSchema | bool, contract: Contract) -> Any
             for key, item in value.items()
         }
     if kind == "array" and isinstance(value, list):
-        return [read_laxly(item, schema.get("items", True), contract) for item in value]
+        # A tuple's items by position (prefixItems), the rest by ``items``.
+        leading = schema.get("prefixItems", [])
+        return [
+            read_laxly(
+                item, leading[i] if i < len(leading) else schema.get("items", True), contract
+            )
+            for i, item in enumerate(value)
+        ]
     convert = _CONVERSIONS.get(str(kind))
     return convert(value) if convert else value
 

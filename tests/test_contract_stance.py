@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from contracts import load_contract
-from contracts.tolerances import OUT_OF_SPEC_STATUSES, read_laxly, tolerated_status
+from contracts.tolerances import (
+    OUT_OF_SPEC_STATUSES,
+    read_laxly,
+    tolerated_status,
+    validator_refusal,
+)
 from mockserver.spec.openapi import OperationKind
 
 pytestmark = [pytest.mark.contracts]
@@ -78,6 +83,9 @@ BOOLEAN = {"type": "boolean"}
          {"width": 1024, "seed": "x"}),
         (["1", "2"], {"type": "array", "items": INTEGER}, [1, 2]),
         ("3", {"anyOf": [INTEGER, {"type": "null"}]}, 3),
+        # A tuple (flux-3-video's [seconds, image] keyframes) is read item by position.
+        ([False, "x", "2"], {"type": "array", "prefixItems": [NUMBER, {"type": "string"}],
+                             "items": INTEGER}, [0.0, "x", 2]),
     ],
 )  # fmt: skip
 def test_values_are_read_as_pydantic_lax_mode_reads_them(
@@ -91,3 +99,25 @@ def test_lax_reading_follows_references_to_the_spec() -> None:
     body = {"width": "1024", "prompt_upsampling": "true", "output_format": "png"}
     converted = read_laxly(body, SUBMIT.body_schema or {}, CONTRACT)
     assert converted == {"width": 1024, "prompt_upsampling": True, "output_format": "png"}
+
+
+VALIDATOR_ERROR = {"type": "value_error", "loc": ["body"], "msg": "Value error, x", "input": {}}
+MISSING = {"type": "missing", "loc": ["body", "prompt"], "msg": "Field required", "input": {}}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "forgiven"),
+    [
+        (422, {"detail": [VALIDATOR_ERROR]}, True),
+        (422, {"detail": [VALIDATOR_ERROR, VALIDATOR_ERROR]}, True),
+        (422, {"detail": [VALIDATOR_ERROR, MISSING]}, False),  # a schema error as well
+        (422, {"detail": []}, False),
+        (422, {"detail": "Unprocessable"}, False),
+        (400, {"detail": [VALIDATOR_ERROR]}, False),
+        (422, "not an object", False),
+    ],
+)
+def test_only_a_business_rules_refusal_of_valid_data_is_forgiven(
+    status: int, body: Any, forgiven: bool
+) -> None:
+    assert validator_refusal(status, json.dumps(body).encode()) is forgiven

@@ -26,6 +26,7 @@ KIT_CHECKS = (
     "ready_sample_is_requested_image",
     "status_code_conformance_bfl",
     "negative_data_rejection_bfl",
+    "positive_data_acceptance_bfl",
     "ignored_auth_any_key",
 )
 
