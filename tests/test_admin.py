@@ -40,7 +40,10 @@ def test_scenario_as_json_and_bad_directives(client: TestClient) -> None:
     not_text = client.put("/_mock/scenario", json={"directives": 3})
     assert (not_text.status_code, not_text.json()) == (
         400,
-        {"detail": '"directives" must be a string'},
+        {
+            "detail": "directives: Input should be a valid string "
+            '(send directives as text, or {"directives": "<directives>"})'
+        },
     )
 
 
@@ -80,7 +83,10 @@ def test_tasks_credits_and_reset(client: TestClient) -> None:
     assert client.get(CREDITS, headers=AUTH).json() == {"credits": 3.0}
     assert client.post(SUBMIT, json={}, headers=AUTH).status_code == 402
     bad = client.put("/_mock/credits", json={"credits": 3})
-    assert bad.status_code == 400
+    assert (bad.status_code, bad.json()) == (
+        400,
+        {"detail": 'api_key: Field required (send {"api_key": "<key>", "credits": <number>})'},
+    )
     assert client.post("/_mock/reset").status_code == 204
     assert client.get("/_mock/tasks").json() == []
     assert client.get("/_mock/journal").json() == []  # admin calls are not API traffic

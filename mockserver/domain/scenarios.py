@@ -29,7 +29,12 @@ PROMPT_TAG = "[mock:"
 PROMPT_DIRECTIVE = re.compile(re.escape(PROMPT_TAG) + r"([^\]]*)\]")
 HEADER = "x-bfl-mock"
 MAX_LATENCY_SECONDS = 300.0
-"""Injected delays are capped, so a long-tailed draw cannot hang a test run."""
+"""Injected delays are capped, so a long-tailed draw cannot hang a test run: a larger
+value is refused, a larger draw is cut to it."""
+MAX_SLOW_SECONDS = 300.0
+"""A body trickles out over at most this long (a larger ``slow`` is refused)."""
+MAX_LOGNORMAL_SIGMA = 10.0
+"""Beyond it nearly every draw is 0 or the cap: a mistake, not a distribution."""
 
 
 class DirectiveError(MockServerError):
@@ -56,7 +61,10 @@ class Latency:
         if self.kind == "uniform":
             seconds = rng.uniform(self.a, self.b)
         elif self.kind == "lognormal":
-            seconds = rng.lognormvariate(self.a, self.b)
+            try:
+                seconds = rng.lognormvariate(self.a, self.b)
+            except OverflowError:  # a draw far out in the tail
+                seconds = MAX_LATENCY_SECONDS
         else:
             seconds = self.a
         return min(seconds, MAX_LATENCY_SECONDS)
@@ -212,7 +220,7 @@ def _parse_fault(kind: str, value: str | None, item: str) -> Fault:
         if kind == "latency" and value is not None:
             return Fault(latency=_parse_latency(value))
         if kind == "slow" and value is not None:
-            return Fault(slow=_non_negative(float(value)))
+            return Fault(slow=_seconds(value, MAX_SLOW_SECONDS))
         if kind == "drop" and value is None:
             return Fault(drop=True)
     except ValueError as error:
@@ -223,18 +231,37 @@ def _parse_fault(kind: str, value: str | None, item: str) -> Fault:
 
 def _parse_latency(value: str) -> Latency:
     kind, _, arguments = value.partition(":")
-    if kind in ("uniform", "lognormal"):
+    if kind == "uniform":
         a, _, b = arguments.partition(":")
-        latency = Latency(kind, float(a), float(b))
-        if kind == "uniform" and not 0 <= latency.a <= latency.b:
-            raise ValueError("uniform needs 0 <= a <= b")
-        if kind == "lognormal" and latency.b < 0:
-            raise ValueError("lognormal needs sigma >= 0")
+        latency = Latency(kind, _seconds(a), _seconds(b))
+        if latency.a > latency.b:
+            raise ValueError("uniform needs a <= b")
         return latency
-    return Latency("fixed", _non_negative(float(value)))
+    if kind == "lognormal":
+        mu, sigma = (_finite(text) for text in arguments.partition(":")[::2])
+        if mu > MAX_LOG_MEDIAN:
+            raise ValueError(
+                f"lognormal needs mu <= {MAX_LOG_MEDIAN:.2f} "
+                f"(a median of at most {MAX_LATENCY_SECONDS:g} s)"
+            )
+        if not 0 <= sigma <= MAX_LOGNORMAL_SIGMA:
+            raise ValueError(f"lognormal needs 0 <= sigma <= {MAX_LOGNORMAL_SIGMA:g}")
+        return Latency(kind, mu, sigma)
+    return Latency("fixed", _seconds(value))
 
 
-def _non_negative(seconds: float) -> float:
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError("seconds must be a finite, non-negative number")
+MAX_LOG_MEDIAN = math.log(MAX_LATENCY_SECONDS)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text.strip()!r} is not a finite number")
+    return number
+
+
+def _seconds(text: str, most: float = MAX_LATENCY_SECONDS) -> float:
+    seconds = _finite(text)
+    if not 0 <= seconds <= most:
+        raise ValueError(f"seconds must be between 0 and {most:g}")
     return seconds

@@ -15,12 +15,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mockserver.domain import scenarios
 from mockserver.domain.scenarios import DirectiveError, Scenario
+from mockserver.http.admin_bodies import (
+    CREDITS_SHAPE,
+    DIRECTIVES_SHAPE,
+    CreditsBody,
+    DirectivesBody,
+    problem,
+)
 from mockserver.http.handlers import Runtime, sample_result
 from mockserver.render.responses import detail, json_response
 from mockserver.spec.openapi import TaskStatus
@@ -97,8 +105,10 @@ class Control:
             await self._rt.webhooks.changed(min(left, WAIT_LOOK_SECONDS))
 
     async def set_credits(self, api_key: str, credits: float) -> None:
+        """Set a key's balance (a ``pydantic.ValidationError`` unless finite and >= 0)."""
+        body = CreditsBody(api_key=api_key, credits=credits)
         await self._rt.start()
-        await self._rt.store.set_balance(api_key, credits, self._rt.clock.now())
+        await self._rt.store.set_balance(body.api_key, body.credits, self._rt.clock.now())
 
     async def balances(self) -> dict[str, float]:
         await self._rt.start()
@@ -148,8 +158,12 @@ def admin_routes(control: Control) -> list[BaseRoute]:
     async def put_scenario(request: Request) -> Response:
         text = (await request.body()).decode(errors="replace")
         try:
-            scenario = await control.set_scenario(_directives(text))
-        except (DirectiveError, ValueError) as error:
+            directives = _directives(text)
+        except ValidationError as error:
+            return detail(400, problem(error, DIRECTIVES_SHAPE))
+        try:
+            scenario = await control.set_scenario(directives)
+        except DirectiveError as error:
             return detail(400, str(error))
         return json_response(_scenario_json(scenario))
 
@@ -159,12 +173,11 @@ def admin_routes(control: Control) -> list[BaseRoute]:
 
     async def put_credits(request: Request) -> Response:
         try:
-            payload = json.loads(await request.body())
-            api_key, credits = str(payload["api_key"]), float(payload["credits"])
-        except (ValueError, KeyError, TypeError):
-            return detail(400, 'send {"api_key": "<key>", "credits": <number>}')
-        await control.set_credits(api_key, credits)
-        return json_response({"api_key": api_key, "credits": credits})
+            body = CreditsBody.model_validate_json(await request.body())
+        except ValidationError as error:
+            return detail(400, problem(error, CREDITS_SHAPE))
+        await control.set_credits(body.api_key, body.credits)
+        return json_response({"api_key": body.api_key, "credits": body.credits})
 
     async def reset(request: Request) -> Response:
         await control.reset()
@@ -242,10 +255,7 @@ def _directives(text: str) -> str:
     """Directives sent as plain text, or as ``{"directives": "..."}``."""
     stripped = text.strip()
     if stripped.startswith("{"):
-        value = json.loads(stripped).get("directives", "")
-        if not isinstance(value, str):
-            raise ValueError('"directives" must be a string')
-        return value
+        return DirectivesBody.model_validate_json(stripped).directives
     return stripped
 
 

@@ -14,11 +14,12 @@ import functools
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -33,7 +34,7 @@ from mockserver.http import handlers
 from mockserver.http.admin import Control, admin_routes
 from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.journal import Journal
-from mockserver.http.routing import MockApp
+from mockserver.http.routing import ExceptionHandler, MockApp
 from mockserver.render import responses
 from mockserver.render.images import ImageCache, ImageRequest, render
 from mockserver.render.sample_urls import DELIVERY_ROUTE, SampleSigner
@@ -226,10 +227,19 @@ def create_app(
         headers = {"Retry-After": str(settings.retry_after_seconds)}
         return responses.detail(503, UNAVAILABLE, headers)
 
+    async def client_gone(request: Request, error: Exception) -> None:
+        """A client that closed mid-upload is owed no answer, and its leaving is no error."""
+        return None
+
     elsewhere = ElsewhereNotice(settings.spec)
+    handlers_by_error: dict[Any, ExceptionHandler] = {
+        HTTPException: http_error,
+        StoreUnavailable: store_unavailable,
+        ClientDisconnect: client_gone,
+    }
     app = MockApp(
         routes=routes,
-        exception_handlers={HTTPException: http_error, StoreUnavailable: store_unavailable},
+        exception_handlers=handlers_by_error,
         lifespan=lifespan,
     )
     app.control = control
