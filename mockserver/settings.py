@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -210,6 +211,27 @@ class MockSettings:
         False, help="check every response against the spec and record violations"
     )
     journal_limit: int = setting(10_000, help="most recent requests kept in the journal")
+    journal_bytes: int = setting(
+        32 * 1024 * 1024, help="memory the journal may hold (the oldest entries go first)"
+    )
+    journal_body_bytes: int = setting(
+        16 * 1024,
+        help="bytes of each body the journal keeps; the rest is cut and the entry marked "
+        "truncated (downloaded media are never kept)",
+    )
+    max_body_bytes: int = setting(
+        80 * 1024 * 1024, help="largest request body (a 50 MB video in base64); past it 413"
+    )
+    max_header_bytes: int = setting(64 * 1024, help="largest request head; past it 431")
+    header_timeout_seconds: float = setting(
+        10.0, help="a connection that sends no whole request head within this time is closed"
+    )
+    max_connections: int = setting(
+        1000, help="connections and requests under way at once; past it 503 (limit_concurrency)"
+    )
+    prompt_chars_kept: int = setting(
+        10_000, help="characters of a prompt a task keeps (result.prompt shows them)"
+    )
     image_cache_bytes: int = setting(64 * 1024 * 1024, help="memory for rendered images")
     video_cache_bytes: int = setting(256 * 1024 * 1024, help="memory for rendered videos")
     video_renders: int = setting(1, help="videos rendered at once (more wait their turn)")
@@ -234,6 +256,9 @@ class MockSettings:
             "fetch_timeout_seconds",
             "polls_until_ready",
             "journal_limit",
+            "journal_bytes",
+            "journal_body_bytes",
+            "prompt_chars_kept",
             "task_retention_seconds",
             "image_cache_bytes",
             "video_cache_bytes",
@@ -244,7 +269,8 @@ class MockSettings:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise SettingsError(f"{name} must not be negative, not {value}")
-        for name in ("workers", "task_limit", "webhook_concurrency", "webhook_per_receiver"):
+        at_least_one = ("workers", "task_limit", "webhook_concurrency", "webhook_per_receiver")
+        for name in (*at_least_one, "max_body_bytes", "max_header_bytes", "max_connections"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.workers > 1 and self.store == MEMORY_STORE:
@@ -252,6 +278,10 @@ class MockSettings:
                 f"{self.workers} workers need a shared store: each process would keep its "
                 "own tasks, and a poll landing on another one would get Task not found. "
                 "Run Redis and give --store redis://127.0.0.1:6379/0"
+            )
+        if not self.header_timeout_seconds > 0:
+            raise SettingsError(
+                f"header_timeout_seconds must be more than 0, not {self.header_timeout_seconds}"
             )
         if self.video_renders < 1:
             raise SettingsError(f"video_renders must be at least 1, not {self.video_renders}")
@@ -332,7 +362,12 @@ def parse_value(key: str, text: str, annotation: Any) -> Any:
             if lowered not in _TRUE | _FALSE:
                 raise ValueError(text)
             return lowered in _TRUE
-        if annotation in (int, float, str):
+        if annotation is float:
+            number = float(text.strip())
+            if not math.isfinite(number):
+                raise ValueError(text)
+            return number
+        if annotation in (int, str):
             return annotation(text.strip() if annotation is not str else text)
         if annotation is Path:
             return Path(text)

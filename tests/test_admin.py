@@ -66,7 +66,7 @@ def test_journal_filters_by_path_status_and_verdict(client: TestClient) -> None:
     by_path = client.get("/_mock/journal", params={"path": RESULT, "status": 404}).json()
     assert len(by_path) == 1 and by_path[0]["query"] == "id=nope"
     bad = client.get("/_mock/journal", params={"status": "many"})
-    assert (bad.status_code, bad.json()) == (400, {"detail": "status must be an integer"})
+    assert (bad.status_code, bad.json()) == (400, {"detail": "status and limit must be integers"})
 
 
 def test_tasks_credits_and_reset(client: TestClient) -> None:

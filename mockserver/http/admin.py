@@ -139,11 +139,16 @@ def admin_routes(control: Control) -> list[BaseRoute]:
         query = request.query_params
         try:
             status = int(query["status"]) if "status" in query else None
+            limit = int(query["limit"]) if "limit" in query else None
         except ValueError:
-            return detail(400, "status must be an integer")
+            return detail(400, "status and limit must be integers")
+        if limit is not None and limit < 0:
+            return detail(400, "limit must not be negative")
         calls = await control.calls(
             path=query.get("path"), status=status, verdict=query.get("verdict")
         )
+        if limit is not None:
+            calls = calls[len(calls) - limit :]
         return json_response([_call_json(call) for call in calls])
 
     async def tasks(request: Request) -> Response:
@@ -272,6 +277,7 @@ def _call_json(call: Call) -> dict[str, Any]:
         "response_problems": list(call.response_problems),
         "headers": dict(call.headers),
         "body": call.body.decode(errors="replace"),
+        "truncated": list(call.truncated),
     }
 
 

@@ -34,6 +34,7 @@ from mockserver.http import handlers
 from mockserver.http.admin import Control, admin_routes
 from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.journal import Journal
+from mockserver.http.limits import TOO_LARGE, BodyTooLarge
 from mockserver.http.routing import ExceptionHandler, MockApp
 from mockserver.render import responses
 from mockserver.render.images import ImageCache, ImageRequest, render
@@ -65,6 +66,7 @@ def make_store(settings: MockSettings) -> Store:
             journal_limit=settings.journal_limit,
             task_limit=settings.task_limit,
             retention=settings.task_retention_seconds,
+            journal_bytes=settings.journal_bytes,
         )
     from mockserver.state.redis_store import RedisStore, is_redis_url
 
@@ -169,7 +171,7 @@ def create_app(
         from mockserver.spec.conformance import ResponseChecker
 
         checker = ResponseChecker(spec)
-    journal = Journal(store, clock, checker)
+    journal = Journal(store, clock, checker, settings.journal_body_bytes)
     builder = ModelBuilder(spec)
     key_header = spec.api_key_header
     routes: list[BaseRoute] = []
@@ -227,6 +229,11 @@ def create_app(
         headers = {"Retry-After": str(settings.retry_after_seconds)}
         return responses.detail(503, UNAVAILABLE, headers)
 
+    async def too_large(request: Request, error: Exception) -> Response:
+        response = responses.detail(413, TOO_LARGE)
+        await journal.record(request, response, operation=None, problems=(str(error),), body=b"")
+        return response
+
     async def client_gone(request: Request, error: Exception) -> None:
         """A client that closed mid-upload is owed no answer, and its leaving is no error."""
         return None
@@ -236,6 +243,7 @@ def create_app(
         HTTPException: http_error,
         StoreUnavailable: store_unavailable,
         ClientDisconnect: client_gone,
+        BodyTooLarge: too_large,
     }
     app = MockApp(
         routes=routes,
@@ -243,6 +251,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.control = control
+    app.max_body = settings.max_body_bytes
     # Deliberately broken apps in the tests and the benchmark's profile reach the parts
     # here; nothing in the package reads it.
     app.state.runtime = runtime
