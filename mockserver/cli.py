@@ -20,6 +20,7 @@ from mockserver import __version__
 from mockserver.domain.endpoints import BehaviourTable, load_table
 from mockserver.errors import MockServerError
 from mockserver.extras import MissingExtra
+from mockserver.http.addresses import is_loopback
 from mockserver.http.admin import ADMIN_ROOT
 from mockserver.http.app import create_app
 from mockserver.serving.server import listen, server_stack
@@ -202,4 +203,14 @@ def _banner(settings: MockSettings, spec: Spec, origin: str) -> str:
     processes = "one process" if settings.workers == 1 else f"{settings.workers} processes"
     lines.append(f"  server: {server_stack()}, {processes}; a line per request: {request_log}")
     lines.append(f"  state: {settings.store}")
+    if settings.admin and settings.admin_token is None and not _is_loopback_host(settings.host):
+        lines.append(
+            f"  warning: {settings.host} is reachable from other machines and the admin API "
+            "is open: anyone who reaches the port can read keys and secrets, steer and reset "
+            "the mock. Set --admin-token TOKEN (or --no-admin)."
+        )
     return "\n".join(lines)
+
+
+def _is_loopback_host(host: str) -> bool:
+    return is_loopback(f"http://[{host}]" if ":" in host else f"http://{host}")

@@ -174,6 +174,9 @@ class MockSettings:
         "", help="directives applied to every request, e.g. 'poll-503=1, latency=0.2'"
     )
     admin: bool = setting(True, help="serve the admin API under /_mock (off: 404 there)")
+    admin_token: str | None = setting(
+        None, help="when set, /_mock and the dashboard need Authorization: Bearer ADMIN_TOKEN"
+    )
     max_active_tasks: int = setting(
         24, help="unfinished tasks one key may have; more submits get 429"
     )

@@ -29,6 +29,7 @@ from mockserver.http.admin_bodies import (
     DirectivesBody,
     problem,
 )
+from mockserver.http.admin_guard import guarded, masked_body, masked_headers, revealed
 from mockserver.http.handlers import Runtime, sample_result
 from mockserver.render.responses import detail, json_response
 from mockserver.spec.openapi import TaskStatus
@@ -47,6 +48,13 @@ class Control:
         self._rt = runtime
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the app serves on, for callers in other threads (``MockServer``)."""
+
+    @property
+    def secret_headers(self) -> frozenset[str]:
+        """Headers carrying keys and secrets, masked in the admin views unless revealed."""
+        names = {self._rt.spec.api_key_header, self._rt.settings.webhook_signature_header}
+        names |= {"authorization", "proxy-authorization", "cookie"}
+        return frozenset(name.lower() for name in names if name)
 
     async def start(self) -> None:
         """Start serving (the app's lifespan): the store, and the webhook worker."""
@@ -129,9 +137,9 @@ class Control:
         return sample_result(self._rt, origin, task, server).sample
 
 
-def admin_routes(control: Control) -> list[BaseRoute]:
+def admin_routes(control: Control, token: str | None, public_url: str | None) -> list[BaseRoute]:
     def route(path: str, method: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
-        made = Route(ADMIN_ROOT + path, endpoint, methods=[method])
+        made = Route(ADMIN_ROOT + path, guarded(endpoint, token, public_url), methods=[method])
         made.methods = {method}
         return made
 
@@ -149,13 +157,16 @@ def admin_routes(control: Control) -> list[BaseRoute]:
         )
         if limit is not None:
             calls = calls[len(calls) - limit :]
-        return json_response([_call_json(call) for call in calls])
+        secret = frozenset() if revealed(request) else control.secret_headers
+        return json_response([_call_json(call, secret) for call in calls])
 
     async def tasks(request: Request) -> Response:
         return json_response([_task_json(task) for task in await control.tasks()])
 
     async def webhooks(request: Request) -> Response:
-        return json_response([_delivery_json(delivery) for delivery in await control.deliveries()])
+        secret = frozenset() if revealed(request) else control.secret_headers
+        deliveries = await control.deliveries()
+        return json_response([_delivery_json(delivery, secret) for delivery in deliveries])
 
     async def get_scenario(request: Request) -> Response:
         return json_response(_scenario_json(await control.scenario()))
@@ -264,7 +275,9 @@ def _directives(text: str) -> str:
     return stripped
 
 
-def _call_json(call: Call) -> dict[str, Any]:
+def _call_json(call: Call, secret: frozenset[str]) -> dict[str, Any]:
+    """A journal entry; the values of ``secret`` headers and webhook secrets masked."""
+    body = call.body.decode(errors="replace")
     return {
         "at": call.at,
         "method": call.method,
@@ -275,8 +288,8 @@ def _call_json(call: Call) -> dict[str, Any]:
         "verdict": call.verdict,
         "problems": list(call.problems),
         "response_problems": list(call.response_problems),
-        "headers": dict(call.headers),
-        "body": call.body.decode(errors="replace"),
+        "headers": masked_headers(call.headers, secret),
+        "body": masked_body(body) if secret else body,
         "truncated": list(call.truncated),
     }
 
@@ -297,7 +310,7 @@ def _task_json(task: Task) -> dict[str, Any]:
     }
 
 
-def _delivery_json(delivery: Delivery) -> dict[str, Any]:
+def _delivery_json(delivery: Delivery, secret: frozenset[str]) -> dict[str, Any]:
     return {
         "task_id": delivery.task_id,
         "url": delivery.url,
@@ -305,7 +318,7 @@ def _delivery_json(delivery: Delivery) -> dict[str, Any]:
         "skipped": delivery.skipped,
         "note": delivery.note,
         "attempts": [dataclasses.asdict(attempt) for attempt in delivery.attempts],
-        "headers": dict(delivery.headers),
+        "headers": masked_headers(delivery.headers, secret),
         "body": delivery.body.decode(),
     }
 

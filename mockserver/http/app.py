@@ -194,7 +194,7 @@ def create_app(
         route.methods = {operation.method}  # FastAPI adds no implicit HEAD
         routes.append(route)
     if settings.admin:
-        routes.extend(admin_routes(control))
+        routes.extend(admin_routes(control, settings.admin_token, settings.public_url))
     routes.append(Route(OPENAPI_ROUTE, _plain_endpoint(runtime, journal, handlers.openapi)))
     routes.append(
         Route(

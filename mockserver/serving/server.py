@@ -184,6 +184,12 @@ class MockServer:
         return min(self.settings.api_keys, default=DEFAULT_TEST_KEY)
 
     @property
+    def admin_headers(self) -> dict[str, str]:
+        """What a request to the admin API under ``/_mock`` sends: the token, if one is set."""
+        token = self.settings.admin_token
+        return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+    @property
     def control(self) -> Control:
         """The async API this object calls on the server's loop."""
         return self.app.control
