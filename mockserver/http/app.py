@@ -31,7 +31,7 @@ from mockserver.domain.lifecycle import Progression
 from mockserver.domain.scenarios import DirectiveError
 from mockserver.errors import SettingsError
 from mockserver.http import handlers
-from mockserver.http.admin import Control, admin_routes
+from mockserver.http.admin import ADMIN_ROOT, Control, admin_routes
 from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.journal import Journal
 from mockserver.http.limits import TOO_LARGE, BodyTooLarge
@@ -231,7 +231,12 @@ def create_app(
 
     async def too_large(request: Request, error: Exception) -> Response:
         response = responses.detail(413, TOO_LARGE)
-        await journal.record(request, response, operation=None, problems=(str(error),), body=b"")
+        if not request.scope["path"].startswith(
+            ADMIN_ROOT + "/"
+        ):  # admin calls are not API traffic
+            await journal.record(
+                request, response, operation=None, problems=(str(error),), body=b""
+            )
         return response
 
     async def client_gone(request: Request, error: Exception) -> None:

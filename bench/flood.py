@@ -1,0 +1,155 @@
+"""The memory flood of issue 13, re-run: large bodies, refused bodies, many downloads.
+
+Each phase starts its own ``bfl-mock serve`` on loopback, floods it from a few threads,
+and reports the server's RSS (``VmRSS`` of /proc/<pid>/status) before and after; the
+first also times ``GET /_mock/journal`` and the longest poll answered meanwhile. Bounded
+in count and time (``--deadline``); stops the servers it started, by pid.
+
+    python bench/flood.py [--bodies 1000] [--refused 400] [--downloads 2400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servers import Server, mock_argv, running
+
+MB = 1024 * 1024
+SUBMIT = "/v1/flux-pro-1.1"
+THREADS = 8
+OLD = {
+    "bodies": "57 -> 1,059 MB",
+    "refused": "+805 MB",
+    "downloads": "56 -> 435 MB and rising",
+    "journal": "397 MB of JSON, loop stalled 2.4 s",
+}
+"""The figures of issue 13 (main at 5f7d94a)."""
+
+
+def rss_mb(server: Server) -> float:
+    for line in Path(f"/proc/{server.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS (Linux only)")
+
+
+def flood(count: int, deadline: float, one: Callable[[httpx.Client, int], int]) -> dict[str, int]:
+    """``one(client, i)`` for i in range(count) from a few threads; statuses counted."""
+    statuses: dict[str, int] = {}
+    lock = threading.Lock()
+    local = threading.local()
+
+    def run(number: int) -> None:
+        if time.monotonic() > deadline:
+            return
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=60)
+        try:
+            status = str(one(local.client, number))
+        except httpx.HTTPError as error:
+            status = type(error).__name__
+        with lock:
+            statuses[status] = statuses.get(status, 0) + 1
+
+    with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(run, range(count)))
+    return statuses
+
+
+def journal_fetch(server: Server) -> dict[str, float]:
+    """Fetch the whole journal while polling; its size, its time, the longest poll."""
+    done = threading.Event()
+    longest = 0.0
+
+    def poll() -> None:
+        nonlocal longest
+        with httpx.Client(timeout=60) as client:
+            while not done.is_set():
+                started = time.monotonic()
+                client.get(server.url + "/v1/get_result", params={"id": "none"})
+                longest = max(longest, time.monotonic() - started)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    started = time.monotonic()
+    response = httpx.get(server.url + "/_mock/journal", timeout=120)
+    took = time.monotonic() - started
+    done.set()
+    poller.join()
+    return {
+        "status": response.status_code,
+        "mb": round(len(response.content) / MB, 1),
+        "seconds": round(took, 2),
+        "longest_poll_seconds": round(longest, 3),
+    }
+
+
+def phase(name: str, count: int, deadline: float, *flags: str, **work: Any) -> dict[str, Any]:
+    with running(name, mock_argv(*flags), probe="/openapi.json", pin=[]) as server:
+        before = rss_mb(server)
+        statuses = flood(count, deadline, lambda client, i: work["one"](server, client, i))
+        result: dict[str, Any] = {
+            "requests": count,
+            "statuses": statuses,
+            "rss_mb": f"{before:.0f} -> {rss_mb(server):.0f}",
+        }
+        if work.get("journal"):
+            result["journal"] = journal_fetch(server)
+            result["rss_after_journal_mb"] = round(rss_mb(server))
+        return result
+
+
+def big_submit(server: Server, client: httpx.Client, number: int) -> int:
+    body = {"prompt": f"{number} " + "x" * MB}
+    answer = client.post(server.url + SUBMIT, json=body, headers={"x-key": f"flood-{number}"})
+    return answer.status_code
+
+
+def refused_submit(server: Server, client: httpx.Client, number: int) -> int:
+    body = {"prompt": f"{number} " + "x" * MB, "width": 1000}  # not a multiple of 32: 422
+    answer = client.post(server.url + SUBMIT, json=body, headers={"x-key": f"flood-{number}"})
+    return answer.status_code
+
+
+def download(server: Server, client: httpx.Client, number: int) -> int:
+    body = {"prompt": f"picture {number}", "output_format": "png"}
+    task = client.post(server.url + SUBMIT, json=body, headers={"x-key": f"flood-{number}"})
+    if task.status_code != 200:
+        return task.status_code
+    polled = client.get(task.json()["polling_url"]).json()
+    return client.get(polled["result"]["sample"]).status_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--bodies", type=int, default=1000)
+    parser.add_argument("--refused", type=int, default=400)
+    parser.add_argument("--downloads", type=int, default=2400)
+    parser.add_argument("--deadline", type=float, default=900.0, help="seconds for it all")
+    args = parser.parse_args(argv)
+    deadline = time.monotonic() + args.deadline
+    polls = ("--timing", "polls", "--polls-until-ready", "0")
+    results = {
+        "bodies": phase("bodies", args.bodies, deadline, *polls, one=big_submit, journal=True),
+        "refused": phase("refused", args.refused, deadline, *polls, one=refused_submit),
+        "downloads": phase("downloads", args.downloads, deadline, *polls, one=download),
+    }
+    for name, result in results.items():
+        print(f"{name}: {json.dumps(result)}  (issue 13: {OLD[name]})")
+    print(f"journal: {json.dumps(results['bodies']['journal'])}  (issue 13: {OLD['journal']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
