@@ -5,7 +5,10 @@ and reports the server's RSS (``VmRSS`` of /proc/<pid>/status) before and after;
 first also times ``GET /_mock/journal`` and the longest poll answered meanwhile. Bounded
 in count and time (``--deadline``); stops the servers it started, by pid.
 
-    python bench/flood.py [--bodies 1000] [--refused 400] [--downloads 2400]
+    python bench/flood.py [--bodies 1000] [--refused 400] [--downloads 2400] [--heads 200]
+
+The last phase holds connections that never finish their request head (slowloris),
+and counts those the server closes within ``header_timeout_seconds`` and a margin.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import select
+import socket
 import sys
 import threading
 import time
@@ -33,7 +38,13 @@ OLD = {
     "refused": "+805 MB",
     "downloads": "56 -> 435 MB and rising",
     "journal": "397 MB of JSON, loop stalled 2.4 s",
+    "heads": "200 of 200 still open after 60 s",
+    "too_large": "(no body limit then)",
 }
+SMALL_BODIES = ("--max-body-bytes", str(MB // 2))
+"""The refused phase again, with the body limit under the bodies: each is a 413."""
+HEAD_TIMEOUT_SECONDS = 2.0
+HEAD_MARGIN_SECONDS = 10.0
 """The figures of issue 13 (main at 5f7d94a)."""
 
 
@@ -110,6 +121,37 @@ def phase(name: str, count: int, deadline: float, *flags: str, **work: Any) -> d
         return result
 
 
+def unfinished_heads(count: int) -> dict[str, Any]:
+    """Connections sending half a head: how many the server closes, and how soon."""
+    flags = ("--header-timeout-seconds", str(HEAD_TIMEOUT_SECONDS))
+    with running("heads", mock_argv(*flags), probe="/openapi.json", pin=[]) as server:
+        held = []
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.sendall(b"GET /openapi.json HTTP/1.1\r\nx-slow: ")
+            held.append(sock)
+        started = time.monotonic()
+        answered = httpx.get(server.url + "/openapi.json").status_code
+        open_ = set(held)
+        last = 0.0
+        end = started + HEAD_TIMEOUT_SECONDS + HEAD_MARGIN_SECONDS
+        while open_ and time.monotonic() < end:
+            readable, _, _ = select.select(list(open_), [], [], 0.5)
+            for sock in readable:
+                if sock.recv(1024) == b"":
+                    open_.discard(sock)
+                    last = time.monotonic() - started
+        for sock in held:
+            sock.close()
+        return {
+            "connections": count,
+            "closed_by_server": count - len(open_),
+            "last_closed_after_seconds": round(last, 2),
+            "header_timeout_seconds": HEAD_TIMEOUT_SECONDS,
+            "request_meanwhile": answered,
+        }
+
+
 def big_submit(server: Server, client: httpx.Client, number: int) -> int:
     body = {"prompt": f"{number} " + "x" * MB}
     answer = client.post(server.url + SUBMIT, json=body, headers={"x-key": f"flood-{number}"})
@@ -136,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bodies", type=int, default=1000)
     parser.add_argument("--refused", type=int, default=400)
     parser.add_argument("--downloads", type=int, default=2400)
+    parser.add_argument("--heads", type=int, default=200)
     parser.add_argument("--deadline", type=float, default=900.0, help="seconds for it all")
     args = parser.parse_args(argv)
     deadline = time.monotonic() + args.deadline
@@ -143,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "bodies": phase("bodies", args.bodies, deadline, *polls, one=big_submit, journal=True),
         "refused": phase("refused", args.refused, deadline, *polls, one=refused_submit),
+        "too_large": phase(
+            "too_large", args.refused, deadline, *polls, *SMALL_BODIES, one=big_submit
+        ),
         "downloads": phase("downloads", args.downloads, deadline, *polls, one=download),
+        "heads": unfinished_heads(args.heads),
     }
     for name, result in results.items():
         print(f"{name}: {json.dumps(result)}  (issue 13: {OLD[name]})")

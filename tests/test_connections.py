@@ -24,6 +24,7 @@ def server() -> Iterator[MockServer]:
         max_header_bytes=1024,
         header_timeout_seconds=0.2,
         max_connections=3,
+        max_body_bytes=4096,
     )
     with MockServer(settings) as running:
         yield running
@@ -93,7 +94,17 @@ def test_the_next_head_on_a_kept_connection_has_the_same_timeout(server: MockSer
         assert read_all(sock) == b""
 
 
-def test_requests_past_max_connections_are_503s(server: MockServer) -> None:
+def test_requests_past_max_connections_are_503s() -> None:
+    # Idle connections are held open here: no head timeout may close them meanwhile.
+    settings = MockSettings(port=0, max_connections=3, header_timeout_seconds=600)
+    with MockServer(settings) as server:
+        answer = third_answer(server)
+    assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert answer.endswith(b"\r\n\r\nService Unavailable")
+
+
+def third_answer(server: MockServer) -> bytes:
+    """The answer to a third connection while two are held open."""
     held = [connect(server) for _ in range(2)]
     try:
         for sock in held:
@@ -105,5 +116,20 @@ def test_requests_past_max_connections_are_503s(server: MockServer) -> None:
     finally:
         for sock in held:
             sock.close()
-    assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
-    assert answer.endswith(b"\r\n\r\nService Unavailable")
+    return answer
+
+
+def test_a_body_refused_unread_is_no_part_of_the_next_head(server: MockServer) -> None:
+    body = b'{"prompt": "' + b"x" * 300_000 + b'"}'
+    head = (
+        "POST /v1/flux-pro-1.1 HTTP/1.1\r\nhost: 127.0.0.1\r\nx-key: k\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    )
+    with connect(server) as sock:
+        sock.sendall(head.encode() + body)
+        refused = read_answer(sock)
+        sock.sendall(request("/openapi.json"))
+        after = read_answer(sock)
+    assert refused.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n")
+    assert refused.endswith(b'\r\n\r\n{"detail":"Request body too large"}')
+    assert after.startswith(b"HTTP/1.1 200 OK\r\n")

@@ -7,7 +7,9 @@ no task, no charge, no stored value.
 from __future__ import annotations
 
 import logging
+import math
 
+import pydantic
 import pytest
 from starlette.testclient import TestClient
 
@@ -111,6 +113,13 @@ def test_bad_credit_bodies_are_400s_and_store_nothing(
     assert (response.status_code, response.json()) == (400, {"detail": problem + CREDITS_SHAPE})
     assert client.get(CREDITS, headers={"x-key": "k"}).json() == {"credits": 1000.0}
     nothing_created_or_charged(client)
+
+
+@pytest.mark.parametrize("credits", [math.nan, math.inf, -1.0])
+def test_the_python_api_refuses_the_same_credits(client: TestClient, credits: float) -> None:
+    with pytest.raises(pydantic.ValidationError, match="credits"):
+        in_app(client, client.app.control.set_credits("k", credits))  # type: ignore[attr-defined]
+    assert client.get(CREDITS, headers={"x-key": "k"}).json() == {"credits": 1000.0}
 
 
 def test_a_deep_scenario_body_is_a_400(client: TestClient) -> None:

@@ -75,8 +75,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def await_head(self) -> None:
-        """A new request's head is due: count its bytes, and give it the time it has."""
-        self.in_head, self.head_bytes = True, 0
+        """A request's head is due: give it the time it has."""
         self.stop_head_timer()
         if self.head_timeout is not None:
             self.head_timer = self.loop.call_later(self.head_timeout, self.head_late)
@@ -91,17 +90,22 @@ class GuardedHttpTools(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.close()
 
+    def on_message_begin(self) -> None:
+        self.in_head, self.head_bytes = True, 0
+        super().on_message_begin()
+
     def data_received(self, data: bytes) -> None:
-        if self.in_head:
-            self.head_bytes += len(data)
         super().data_received(data)
-        # Still in the head after all these bytes: a head trickling past the limit.
+        if not self.in_head:
+            return
+        # The chunk a head starts in is counted whole, though it may also hold the end
+        # of the previous request's body: an overcount of one read at most.
+        self.head_bytes += len(data)
         limit = self.max_head_bytes
-        if self.in_head and limit is not None and self.head_bytes > limit:
-            if not self.transport.is_closing():
-                self.stop_head_timer()
-                self.transport.write(_HEAD_RESPONSE)
-                self.transport.close()
+        if limit is not None and self.head_bytes > limit and not self.transport.is_closing():
+            self.stop_head_timer()
+            self.transport.write(_HEAD_RESPONSE)
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
         self.in_head = False

@@ -61,6 +61,7 @@ class MemoryStore:
         self._due: dict[str | None, list[tuple[float, str]]] = collections.defaultdict(list)
         self._balances: dict[str, float] = {}
         self._journal: collections.deque[Call] = collections.deque()
+        self._journal_weights: collections.deque[int] = collections.deque()
         self._journal_bytes = 0
         self._deliveries: dict[str, Delivery] = {}
         self._queue: list[tuple[float, str]] = []
@@ -220,14 +221,17 @@ class MemoryStore:
     # -- journal --------------------------------------------------------------------------
 
     async def record_call(self, call: Call) -> None:
-        journal = self._journal
+        journal, weights = self._journal, self._journal_weights
+        weight = call.weight
         journal.append(call)
-        self._journal_bytes += call.weight
+        weights.append(weight)
+        self._journal_bytes += weight
         most = self._journal_bytes_limit
         while len(journal) > self._journal_limit or (
             most is not None and self._journal_bytes > most and journal
         ):
-            self._journal_bytes -= journal.popleft().weight
+            journal.popleft()
+            self._journal_bytes -= weights.popleft()
 
     async def calls(self) -> list[Call]:
         return list(self._journal)
