@@ -12,12 +12,12 @@ import dataclasses
 import html
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from mockserver.domain import scenarios
@@ -31,7 +31,7 @@ from mockserver.http.admin_bodies import (
 )
 from mockserver.http.admin_guard import guarded, masked_body, masked_headers, revealed
 from mockserver.http.handlers import Runtime, sample_result
-from mockserver.render.responses import detail, json_response
+from mockserver.render.responses import JSON, detail, encode_json_safely, json_response
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Call, Delivery, Task, filter_calls
 
@@ -39,6 +39,7 @@ ADMIN_ROOT = "/_mock"
 DASHBOARD_ROWS = 50
 DASHBOARD_REFRESH_SECONDS = 2
 WAIT_LOOK_SECONDS = 0.25
+JOURNAL_CHUNK_BYTES = 256 * 1024
 
 
 class Control:
@@ -158,7 +159,7 @@ def admin_routes(control: Control, token: str | None, public_url: str | None) ->
         if limit is not None:
             calls = calls[len(calls) - limit :]
         secret = frozenset() if revealed(request) else control.secret_headers
-        return json_response([_call_json(call, secret) for call in calls])
+        return StreamingResponse(_json_array(calls, secret), media_type=JSON)
 
     async def tasks(request: Request) -> Response:
         return json_response([_task_json(task) for task in await control.tasks()])
@@ -273,6 +274,25 @@ def _directives(text: str) -> str:
     if stripped.startswith("{"):
         return DirectivesBody.model_validate_json(stripped).directives
     return stripped
+
+
+async def _json_array(calls: tuple[Call, ...], secret: frozenset[str]) -> AsyncIterator[bytes]:
+    """The journal as a JSON array, sent a few entries at a time.
+
+    A large journal costs no copy of itself as one text, and other requests are
+    answered between the pieces.
+    """
+    pieces, size = [b"["], 1
+    for number, call in enumerate(calls):
+        piece = encode_json_safely(_call_json(call, secret))
+        pieces.append(b"," + piece if number else piece)
+        size += len(piece) + 1
+        if size >= JOURNAL_CHUNK_BYTES:
+            yield b"".join(pieces)
+            pieces, size = [], 0
+            await asyncio.sleep(0)  # sending need not wait: let other requests in
+    pieces.append(b"]")
+    yield b"".join(pieces)
 
 
 def _call_json(call: Call, secret: frozenset[str]) -> dict[str, Any]:
