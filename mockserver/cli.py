@@ -21,7 +21,7 @@ from mockserver.domain.endpoints import BehaviourTable, load_table
 from mockserver.errors import MockServerError
 from mockserver.extras import MissingExtra
 from mockserver.http.addresses import is_loopback
-from mockserver.http.admin import ADMIN_ROOT
+from mockserver.http.admin_guard import ADMIN_ROOT
 from mockserver.http.app import create_app
 from mockserver.serving.server import listen, server_stack
 from mockserver.serving.workers import reachable, serve

@@ -12,10 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.http.app import create_app
 from mockserver.http.routing import MockApp
+from mockserver.render.images import ImageCache, ImageRequest, RenderedImage
+from mockserver.render.responses import Renderer, json_response
 from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import TaskStatus
 
@@ -63,51 +66,39 @@ def wrong_status_code() -> Starlette:
     return app
 
 
+class WithoutPollingUrl(Renderer):
+    def submitted(self, **kwargs: Any) -> Response:
+        response = super().submitted(**kwargs)
+        body = json.loads(bytes(response.body))
+        body.pop("polling_url", None)
+        return json_response(body, response.status_code)
+
+
 def missing_required_field() -> Starlette:
     """A submit answered without ``polling_url``."""
-    app = mock()
-    renderer = app.state.runtime.renderer
-    submitted = renderer.submitted
+    return create_app(settings(), renderer_class=WithoutPollingUrl)
 
-    def without_polling_url(**kwargs: Any) -> Any:
-        kwargs["polling_url"] = None
-        response = submitted(**kwargs)
-        body = json.loads(response.body)
-        del body["polling_url"]
-        response.body = json.dumps(body).encode()
-        response.headers["content-length"] = str(len(response.body))
-        return response
 
-    renderer.submitted = without_polling_url
-    return app
+class AlwaysPending(Renderer):
+    def task(self, **kwargs: Any) -> Response:
+        if kwargs["status"] is not TaskStatus.TASK_NOT_FOUND:
+            kwargs.update(status=TaskStatus.PENDING, result=None, details=None, progress=0.5)
+        return super().task(**kwargs)
 
 
 def endless_lifecycle() -> Starlette:
     """A task that says Pending for ever."""
-    app = mock()
-    renderer = app.state.runtime.renderer
-    task = renderer.task
+    return create_app(settings(), renderer_class=AlwaysPending)
 
-    def always_pending(**kwargs: Any) -> Any:
-        if kwargs["status"] is not TaskStatus.TASK_NOT_FOUND:
-            kwargs.update(status=TaskStatus.PENDING, result=None, details=None, progress=0.5)
-        return task(**kwargs)
 
-    renderer.task = always_pending
-    return app
+class NarrowerImages(ImageCache):
+    async def get(self, request: ImageRequest) -> RenderedImage:
+        return await super().get(dataclasses.replace(request, width=max(32, request.width // 2)))
 
 
 def wrong_image_size() -> Starlette:
     """Samples rendered half as wide as asked."""
-    app = mock()
-    images = app.state.runtime.images
-    get = images.get
-
-    async def narrower(request: Any) -> Any:
-        return await get(dataclasses.replace(request, width=max(32, request.width // 2)))
-
-    images.get = narrower
-    return app
+    return create_app(settings(), image_cache_class=NarrowerImages)
 
 
 def no_key_needed() -> Starlette:

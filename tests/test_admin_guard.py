@@ -28,6 +28,10 @@ ADMIN_REQUESTS = [
     ("DELETE", "/_mock/scenario"),
     ("PUT", "/_mock/credits"),
     ("POST", "/_mock/reset"),
+    ("GET", "/_mock/dashboard.js"),
+    ("GET", "/_mock/events"),
+    ("GET", "/_mock/calls/1.5~0"),
+    ("GET", "/_mock/media/some-task"),
 ]
 
 
@@ -65,6 +69,26 @@ def test_with_the_token_the_admin_api_answers(guarded: TestClient) -> None:
         200,
         ["cost", "id", "input_mp", "output_mp", "polling_url"],
     )
+
+
+def test_a_browser_opens_the_dashboard_with_the_token_in_the_query(guarded: TestClient) -> None:
+    assert guarded.get("/_mock/", params={"token": "wrong"}).status_code == 401
+    page = guarded.get("/_mock/", params={"token": TOKEN})
+    assert (page.status_code, page.headers["set-cookie"]) == (
+        200,
+        f"bfl_mock_admin={TOKEN}; HttpOnly; Path=/_mock; SameSite=strict",
+    )
+    # The page's own requests carry the cookie (the client keeps it, as a browser does).
+    missing = guarded.get("/_mock/calls/1.5~0")
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"detail": "no such request in the journal (only journal_limit are kept)"},
+    )
+    guarded.cookies.clear()
+    assert guarded.get("/_mock/calls/1.5~0").status_code == 401
+    # A write is never authorised by the query: it takes the header (or the cookie).
+    write = guarded.put("/_mock/scenario", params={"token": TOKEN}, content="error")
+    assert (write.status_code, write.json()) == (401, NOT_AUTHENTICATED)
 
 
 def test_keys_and_secrets_are_masked_unless_revealed(client: TestClient) -> None:

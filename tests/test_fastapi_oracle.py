@@ -481,10 +481,11 @@ def test_a_mock_whose_new_endpoint_drifts_is_caught_with_a_minimal_body(arena: A
         reference = arena.contestants(APRIL_2026, Keys.ANY).reference
         strategy = undamaged_submits(path, APRIL_2026.generation(path).body)
         found = first_difference(reference, broken, strategy)
-    # Shrunk to that one member, just past the drifted bound (the missing prompt is refused
-    # alike on both sides; past 5, both refuse it too, with different bounds in their errors).
+    # Shrunk to that member, just past the drifted bound, beside at most the prompt: hypothesis
+    # usually drops the prompt too (a missing one is refused alike on both sides), but its
+    # shrinker works to a time budget that a slow machine can exhaust first.
     body = json.loads(found.body)
-    assert (found.path, list(body)) == (path, ["safety_tolerance"])
+    assert (found.path, set(body) - {"prompt"}) == (path, {"safety_tolerance"})
     assert 4 < body["safety_tolerance"] <= 6
 
 

@@ -10,7 +10,7 @@ import pytest
 
 def test_fixtures_journal_and_marker(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        """
+        test_fixtures="""
         import asyncio
 
         import httpx
@@ -54,15 +54,31 @@ def test_fixtures_journal_and_marker(pytester: pytest.Pytester) -> None:
 
             assert asyncio.run(run()) == ["Pending", "Pending", "Ready"]
             assert len(asyncio.run(journal())) == 4
+        """,
+        test_broken_mock="""
+        import httpx
+        import pytest
+
+        from mockserver.http.app import create_app
+        from mockserver.render.responses import Renderer, json_response
+        from mockserver.serving.server import MockServer
+
+
+        class LotsOfCredits(Renderer):
+            def credits(self, balance):
+                return json_response({"credits": "lots"})
+
+
+        @pytest.fixture(scope="session")
+        def bfl_mock_server(bfl_mock_settings):
+            app = create_app(bfl_mock_settings, renderer_class=LotsOfCredits)
+            with MockServer(bfl_mock_settings, app=app) as server:
+                yield server
 
 
         def test_an_off_spec_answer_fails_the_test_at_teardown(bfl_mock):
-            from mockserver.render.responses import json_response
-
-            renderer = bfl_mock.app.state.runtime.renderer
-            renderer.credits = lambda balance: json_response({"credits": "lots"})
             httpx.get(bfl_mock.url + "/v1/credits", headers={"x-key": "k"})
-        """
+        """,
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=5, errors=1)

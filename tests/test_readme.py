@@ -46,9 +46,11 @@ def test_first_screen_shows_exactly_two_setup_commands() -> None:
     commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
     assert commands == [
         "python3 -m venv .venv && . .venv/bin/activate && pip install . && bfl-mock serve",
-        "python3 -m venv .venv && . .venv/bin/activate && pip install tox && tox",
+        "python3 -m venv .venv && . .venv/bin/activate && pip install tox && tox p",
     ]
     assert README.index("```sh") < 600
+    # CI runs the README's test command, nothing else.
+    assert "\ntox p || status=$?\n" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_the_benchmark_is_one_documented_command_outside_the_default_run() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +12,8 @@ from PIL import Image
 from starlette.responses import Response
 
 from mockserver.errors import ServerStartError
-from mockserver.render.responses import json_response
+from mockserver.http.app import create_app
+from mockserver.render.responses import Renderer, json_response
 from mockserver.serving.server import MockServer, ResponseViolation
 from mockserver.settings import MockSettings, Timing
 
@@ -51,13 +53,16 @@ def test_url_before_start_is_an_error() -> None:
         _ = MockServer().url
 
 
-def test_check_reports_off_spec_answers() -> None:
-    with MockServer(MockSettings(port=0, strict=True)) as server:
-        # Break the renderer the way a regression would: a submit without polling_url.
-        def broken(**kwargs: object) -> Response:
-            return json_response({"id": "x"})
+class BrokenSubmits(Renderer):
+    """The renderer broken the way a regression would: a submit without polling_url."""
 
-        server.app.state.runtime.renderer.submitted = broken
+    def submitted(self, **kwargs: Any) -> Response:
+        return json_response({"id": "x"})
+
+
+def test_check_reports_off_spec_answers() -> None:
+    settings = MockSettings(port=0, strict=True)
+    with MockServer(settings, app=create_app(settings, renderer_class=BrokenSubmits)) as server:
         httpx.post(f"{server.url}/v1/flux-pro-1.1", json={}, headers={"x-key": "k"})
         with pytest.raises(ResponseViolation, match="'polling_url' is a required property"):
             server.check()

@@ -77,7 +77,7 @@ def test_the_mock_passes_its_own_server_check() -> None:
         ("missing_required_field", "response_schema_conformance",
          "Response violates schema\n{\"cost\":null,\"id\":"),
         ("missing_required_field", "polling_url_is_followable",
-         "a submit without webhook_url was answered with no polling_url: 200 {\"id\": "),
+         "a submit without webhook_url was answered with no polling_url: 200 {\"id\":\""),
         ("endless_lifecycle", "lifecycle_reaches_final_status",
          "did not reach a final status (Content Moderated, Error, Ready, Request Moderated) "
          "within 30 polls: statuses seen Pending x30"),

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import html
-import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from mockserver.domain import scenarios
@@ -29,15 +27,26 @@ from mockserver.http.admin_bodies import (
     DirectivesBody,
     problem,
 )
-from mockserver.http.admin_guard import guarded, masked_body, masked_headers, revealed
-from mockserver.http.handlers import Runtime, sample_result
-from mockserver.render.responses import JSON, detail, encode_json_safely, json_response
+from mockserver.http.admin_guard import (
+    ADMIN_ROOT,
+    guarded,
+    masked_body,
+    masked_headers,
+    revealed,
+)
+from mockserver.http.delivery import delivered
+from mockserver.http.runtime import Runtime
+from mockserver.render.responses import (
+    JSON,
+    Delivered,
+    detail,
+    encode_json_safely,
+    json_response,
+)
+from mockserver.render.sample_urls import SAMPLE_STEM
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Call, Delivery, Task, filter_calls
 
-ADMIN_ROOT = "/_mock"
-DASHBOARD_ROWS = 50
-DASHBOARD_REFRESH_SECONDS = 2
 WAIT_LOOK_SECONDS = 0.25
 JOURNAL_CHUNK_BYTES = 256 * 1024
 
@@ -49,6 +58,7 @@ class Control:
         self._rt = runtime
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the app serves on, for callers in other threads (``MockServer``)."""
+        self._closing: asyncio.Event | None = None
 
     @property
     def secret_headers(self) -> frozenset[str]:
@@ -60,6 +70,7 @@ class Control:
     async def start(self) -> None:
         """Start serving (the app's lifespan): the store, and the webhook worker."""
         self.loop = asyncio.get_running_loop()
+        self._closing = None  # served again after a shutdown: streams may run again
         await self._rt.start()
         # Deliveries queued before (a restart on a shared store) are taken up at once.
         self._rt.webhooks.start()
@@ -130,12 +141,45 @@ class Control:
         await self._rt.store.set_scenario(self._rt.settings.scenario)
         self._rt.poll_windows.reset()
 
+    async def directives(self) -> str:
+        """The server-wide scenario as the directives it was set with."""
+        await self._rt.start()
+        return await self._rt.store.scenario()
+
+    async def task(self, task_id: str) -> Task | None:
+        """One task as of now (looking counts no poll)."""
+        await self._rt.start()
+        return await self._rt.tasks.look(task_id)
+
+    async def media(self, task: Task) -> Delivered | None:
+        """A Ready task's image or video, as its delivery URL serves it (no signature)."""
+        if task.status is not TaskStatus.READY:
+            return None
+        extension = task.generation.output_format
+        return await delivered(self._rt, task, f"{SAMPLE_STEM}.{extension}")
+
+    @property
+    def statuses(self) -> Mapping[TaskStatus, str]:
+        """Each status as the served spec spells it (``Content Moderated``)."""
+        return self._rt.spec.statuses
+
+    @property
+    def closing(self) -> asyncio.Event:
+        """Set when the server shuts down: long answers (the dashboard's events) end."""
+        if self._closing is None:
+            self._closing = asyncio.Event()
+        return self._closing
+
+    def close_streams(self) -> None:
+        """End every long answer now (called on the serving loop as shutdown begins)."""
+        self.closing.set()
+
     async def sample_url(self, task: Task, origin: str = "") -> str | None:
         """A signed URL of a Ready task's image (relative unless ``origin`` is given)."""
         if task.status is not TaskStatus.READY:
             return None
         server = await self.scenario()
-        return sample_result(self._rt, origin, task, server).sample
+        return self._rt.results.sample_result(task, origin, server).sample
 
 
 def admin_routes(control: Control, token: str | None, public_url: str | None) -> list[BaseRoute]:
@@ -200,11 +244,7 @@ def admin_routes(control: Control, token: str | None, public_url: str | None) ->
         await control.reset()
         return Response(status_code=204)
 
-    async def dashboard(request: Request) -> Response:
-        return HTMLResponse(await render_dashboard(control))
-
     return [
-        route("/", "GET", dashboard),
         route("/journal", "GET", journal),
         route("/tasks", "GET", tasks),
         route("/webhooks", "GET", webhooks),
@@ -214,58 +254,6 @@ def admin_routes(control: Control, token: str | None, public_url: str | None) ->
         route("/credits", "PUT", put_credits),
         route("/reset", "POST", reset),
     ]
-
-
-async def render_dashboard(control: Control) -> str:
-    """A page for people: the scenario, recent tasks with their images, recent requests."""
-    task_rows = "".join(
-        [
-            _row(
-                f"<code>{html.escape(task.id)}</code>",
-                html.escape(task.generation.endpoint),
-                task.status.name,
-                f"{task.generation.width}×{task.generation.height} "
-                + html.escape(task.generation.output_format),
-                _thumbnail(await control.sample_url(task)),
-            )
-            for task in (await control.tasks())[-DASHBOARD_ROWS:][::-1]
-        ]
-    )
-    call_rows = "".join(
-        _row(
-            html.escape(call.method),
-            html.escape(call.path + ("?" + call.query if call.query else "")),
-            str(call.status),
-            html.escape("; ".join(call.problems)) or call.verdict,
-        )
-        for call in (await control.calls())[-DASHBOARD_ROWS:][::-1]
-    )
-    scenario = html.escape(json.dumps(_scenario_json(await control.scenario())))
-    return (
-        "<!doctype html><html><head><meta charset=utf-8>"
-        f'<meta http-equiv="refresh" content="{DASHBOARD_REFRESH_SECONDS}">'
-        "<title>bfl-mock</title><style>body{font:14px sans-serif;margin:2em}"
-        "td,th{padding:2px 8px;text-align:left;vertical-align:top}img{max-height:64px}</style>"
-        f"</head><body><h1>bfl-mock</h1><p>Scenario: <code>{scenario}</code></p>"
-        "<h2>Tasks</h2><table>"
-        + _row("id", "endpoint", "status", "size", "image", cell="th")
-        + task_rows
-        + "</table><h2>Requests</h2><table>"
-        + _row("method", "path", "status", "verdict", cell="th")
-        + call_rows
-        + "</table></body></html>"
-    )
-
-
-def _row(*cells: str, cell: str = "td") -> str:
-    return "<tr>" + "".join(f"<{cell}>{text}</{cell}>" for text in cells) + "</tr>"
-
-
-def _thumbnail(url: str | None) -> str:
-    if url is None:
-        return ""
-    escaped = html.escape(url)
-    return f'<a href="{escaped}"><img src="{escaped}" alt="sample"></a>'
 
 
 def _directives(text: str) -> str:

@@ -30,12 +30,15 @@ from mockserver.domain.endpoints import load_table
 from mockserver.domain.lifecycle import Progression
 from mockserver.domain.scenarios import DirectiveError
 from mockserver.errors import SettingsError
-from mockserver.http import handlers
-from mockserver.http.admin import ADMIN_ROOT, Control, admin_routes
+from mockserver.http import delivery, handlers
+from mockserver.http.admin import Control, admin_routes
+from mockserver.http.admin_guard import ADMIN_ROOT
+from mockserver.http.dashboard import dashboard_routes
 from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.journal import Journal
 from mockserver.http.limits import TOO_LARGE, BodyTooLarge
 from mockserver.http.routing import ExceptionHandler, MockApp
+from mockserver.http.runtime import DRAFTS, SIGNING, Runtime
 from mockserver.render import responses
 from mockserver.render.images import ImageCache, ImageRequest, render
 from mockserver.render.sample_urls import DELIVERY_ROUTE, SampleSigner
@@ -116,8 +119,14 @@ def create_app(
     store: Store | None = None,
     clock: Clock | None = None,
     spec: Spec | None = None,
+    renderer_class: type[responses.Renderer] = responses.Renderer,
+    image_cache_class: type[ImageCache] = ImageCache,
 ) -> MockApp:
-    """Build the mock as an ASGI app. ``store`` and ``clock`` replace the defaults."""
+    """Build the mock as an ASGI app.
+
+    ``store``, ``clock`` and ``spec`` replace the defaults; the classes replace the parts
+    that write responses and images, for deliberately broken mocks (the contract tests').
+    """
     settings = settings or MockSettings()
     spec = spec or load_spec(settings.spec)
     clock = clock or SystemClock()
@@ -126,7 +135,7 @@ def create_app(
     except DirectiveError as error:
         raise SettingsError(f"scenario: {error}") from None
     store = store or make_store(settings)
-    renderer = responses.Renderer(spec)
+    renderer = renderer_class(spec)
     behaviours = load_table(settings.endpoint_table)
     renderer.check_result_keys(behaviours)
     tasks = Tasks(
@@ -137,14 +146,12 @@ def create_app(
         delivery_limit=settings.webhook_queue_limit,
         seed=settings.seed,
     )
-    secrets = {
-        name: seeded_secret(settings.seed, name) for name in (handlers.SIGNING, handlers.DRAFTS)
-    }
+    secrets = {name: seeded_secret(settings.seed, name) for name in (SIGNING, DRAFTS)}
 
     async def own_media(url: str) -> bytes | None:
-        return await handlers.own_media(runtime, url)
+        return await delivery.own_media(runtime, url)
 
-    runtime = handlers.Runtime(
+    runtime = Runtime(
         spec=spec,
         settings=settings,
         clock=clock,
@@ -152,14 +159,14 @@ def create_app(
         tasks=tasks,
         renderer=renderer,
         behaviours=behaviours,
-        images=ImageCache(settings.image_cache_bytes),
+        images=image_cache_class(settings.image_cache_bytes),
         videos=VideoCache(
             settings.video_cache_bytes,
             max_renders=settings.video_renders,
             timeout=settings.video_render_seconds,
         ),
-        signer=SampleSigner(secrets[handlers.SIGNING]),
-        drafts=DraftCodec(secrets[handlers.DRAFTS]),
+        signer=SampleSigner(secrets[SIGNING]),
+        drafts=DraftCodec(secrets[DRAFTS]),
         inputs=InputReader(settings, own_media, probe_video),
         chance=random.Random(settings.seed),
         secrets=secrets,
@@ -199,10 +206,13 @@ def create_app(
     routes.append(
         Route(
             DELIVERY_ROUTE,
-            _plain_endpoint(runtime, journal, handlers.sample),
+            _plain_endpoint(runtime, journal, delivery.sample),
             methods=["GET", "HEAD"],
         )
     )
+    if settings.admin:
+        # After the delivery route: a download, not a dashboard, is the hot path.
+        routes.extend(dashboard_routes(control, settings.admin_token, settings.public_url))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -212,6 +222,7 @@ def create_app(
         warm_up = asyncio.get_running_loop().run_in_executor(None, render, _WARM_UP_IMAGE)
         await control.start()
         yield
+        control.close_streams()
         await runtime.stop()
         await warm_up
 
@@ -219,6 +230,9 @@ def create_app(
         assert isinstance(error, HTTPException)
         response = responses.detail(error.status_code, error.detail, error.headers)
         problem = str(error.detail)
+        if settings.admin and request.scope["path"].startswith(ADMIN_ROOT + "/"):
+            # The dashboard's own traffic (a page's stray fetches) is no client's.
+            return response
         if error.status_code == 404:
             problem = elsewhere.explain(request.scope["path"], problem)
         await journal.record(request, response, operation=None, problems=(problem,))
@@ -257,14 +271,11 @@ def create_app(
     )
     app.control = control
     app.max_body = settings.max_body_bytes
-    # Deliberately broken apps in the tests and the benchmark's profile reach the parts
-    # here; nothing in the package reads it.
-    app.state.runtime = runtime
     return app
 
 
 def _operation_endpoint(
-    rt: handlers.Runtime, journal: Journal, validator: RequestValidator
+    rt: Runtime, journal: Journal, validator: RequestValidator
 ) -> Callable[[Request], Awaitable[Response]]:
     operation = validator.operation
     handler = handlers.HANDLERS[operation.kind]
@@ -305,9 +316,9 @@ def _operation_endpoint(
 
 
 def _plain_endpoint(
-    rt: handlers.Runtime,
+    rt: Runtime,
     journal: Journal,
-    handler: Callable[[handlers.Runtime, Request], Awaitable[Response]],
+    handler: Callable[[Runtime, Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         if not rt.started:

@@ -15,9 +15,10 @@ import dataclasses
 import functools
 import hashlib
 import io
-import threading
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from mockserver.render import captions
 
 FALLBACK_FORMAT = "JPEG"
 _SAVE_OPTIONS = {
@@ -25,9 +26,10 @@ _SAVE_OPTIONS = {
     "PNG": {"compress_level": 1},
     "WEBP": {"quality": 80, "method": 0},
 }
-_LABEL_MARGIN = 16
-_LABEL_CHARS = 80
-MARK = "bfl-mock"
+_PANEL = (17, 24, 39)
+_INK = (255, 255, 255)
+_QUIET_INK = (203, 213, 225)
+_MARK_INK = (245, 158, 11)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -98,10 +100,9 @@ def render(request: ImageRequest) -> RenderedImage:
         cx, cy = x * request.width // 256, y * request.height // 256
         r = (radius % 96 + 16) * min(size) // 256
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(shade, 255 - shade, digest[7]))
+    top = _draw_caption(image, request)
     if request.sources:
-        _place_sources(image, request.sources, tint=tuple(digest[0:3]))
-    label = request.prompt[:_LABEL_CHARS] or f"seed {request.seed}"
-    draw.text((_LABEL_MARGIN, _LABEL_MARGIN), label, fill=(255, 255, 255), font=_font())
+        _place_sources(image, request.sources, tint=tuple(digest[0:3]), bottom=top)
     buffer = io.BytesIO()
     pillow_format = request.pillow_format
     image.save(buffer, format=pillow_format, **_SAVE_OPTIONS.get(pillow_format, {}))
@@ -113,34 +114,82 @@ def render(request: ImageRequest) -> RenderedImage:
     )
 
 
-def _place_sources(image: Image.Image, sources: tuple[bytes, ...], tint: tuple[int, ...]) -> None:
-    """The first input fills the frame (tinted: the edit), the others sit in a strip below."""
+def caption_panel(width: int, height: int) -> tuple[int, int, int]:
+    """The font size, margin and most prompt lines of an image's caption panel.
+
+    The panel takes at most about half the image: a small image shows fewer lines,
+    never smaller letters than ``captions.SMALLEST_FONT``.
+    """
+    size = captions.font_size(width, height)
+    margin = max(2, size // 2)
+    rows = (height // 2 - 2 * margin) // captions.line_height(size)
+    return size, margin, max(1, rows - 1)
+
+
+def _draw_caption(image: Image.Image, request: ImageRequest) -> int:
+    """Draw the caption panel along the bottom; where its top is."""
     width, height = image.size
-    first = _open(sources[0]).resize((width, height))
-    tinted = Image.blend(first, Image.new("RGB", (width, height), tint), 0.25)
-    image.paste(tinted, (0, 0))
-    side = max(1, min(width, height) // 5)
+    size, margin, prompt_lines = caption_panel(width, height)
+    face = captions.font(size)
+    small_size = max(captions.SMALLEST_FONT, size * 3 // 4)
+    small = captions.font(small_size)
+    room = width - 2 * margin
+    # The mark sits at the end of the details' lines, or on its own line on a narrow image.
+    mark_room = room - small.getlength(captions.MARK) - margin
+    mark_inline = mark_room >= room / 2
+    text = captions.caption(
+        prompt=request.prompt,
+        seed=request.seed,
+        width=width,
+        height=height,
+        output_format=request.output_format,
+        endpoint=request.endpoint,
+        face=face,
+        room=room,
+        max_prompt_lines=prompt_lines,
+        detail_face=small,
+        detail_room=mark_room if mark_inline else room,
+    )
+    details = [*text.details] if mark_inline else [*text.details, ""]
+    step, small_step = captions.line_height(size), captions.line_height(small_size)
+    top = max(0, height - 2 * margin - step * len(text.prompt) - small_step * len(details))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, top, width, height), fill=_PANEL)
+    y = top + margin
+    for line in text.prompt:
+        draw.text((margin, y), line, fill=_INK, font=face)
+        y += step
+    for line in details:
+        draw.text((margin, y), line, fill=_QUIET_INK, font=small)
+        y += small_step
+    draw.text((width - margin, height - margin), text.mark, fill=_MARK_INK, font=small, anchor="rd")
+    return top
+
+
+def _place_sources(
+    image: Image.Image, sources: tuple[bytes, ...], tint: tuple[int, ...], bottom: int
+) -> None:
+    """The first input fills the frame above the caption (tinted: the edit).
+
+    The other inputs sit in a strip along the caption's top.
+    """
+    width = image.size[0]
+    if bottom < 1:
+        return
+    first = _open(sources[0]).resize((width, bottom))
+    image.paste(Image.blend(first, Image.new("RGB", (width, bottom), tint), 0.25), (0, 0))
+    side = max(1, min(width, bottom) // 5)
+    margin = max(2, side // 8)
     for index, source in enumerate(sources[1:5]):
         thumb = _open(source)
         thumb.thumbnail((side, side))
-        image.paste(thumb, (_LABEL_MARGIN + index * (side + 8), height - side - _LABEL_MARGIN))
+        image.paste(thumb, (margin + index * (side + margin), max(0, bottom - side - margin)))
 
 
 def _open(data: bytes) -> Image.Image:
     with Image.open(io.BytesIO(data)) as source:
         converted: Image.Image = source.convert("RGB")
     return converted
-
-
-_FONT: list[ImageFont.ImageFont | ImageFont.FreeTypeFont] = []
-_FONT_LOCK = threading.Lock()
-
-
-def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    with _FONT_LOCK:
-        if not _FONT:
-            _FONT.append(ImageFont.load_default(size=20))
-        return _FONT[0]
 
 
 class ImageCache:

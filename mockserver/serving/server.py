@@ -104,6 +104,20 @@ def uvicorn_config(app: Starlette | str, settings: MockSettings) -> uvicorn.Conf
     )
 
 
+class MockUvicorn(uvicorn.Server):
+    """uvicorn, ending the app's long answers (the dashboard's events) as shutdown begins.
+
+    uvicorn waits for every open response before it shuts the app down, and an event
+    stream would otherwise keep it waiting.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        control = getattr(self.config.app, "control", None)
+        if control is not None:
+            control.close_streams()
+        await super().shutdown(sockets)
+
+
 def server_stack() -> str:
     """What ``loop="auto"`` gives (uvloop when installed), and httptools."""
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
@@ -130,7 +144,7 @@ class BackgroundServer:
         self, app: Any, sockets: list[socket.socket], settings: MockSettings, name: str
     ) -> None:
         self.sockets = sockets
-        self._server = uvicorn.Server(uvicorn_config(app, settings))
+        self._server = MockUvicorn(uvicorn_config(app, settings))
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": sockets}, name=name, daemon=True
         )
@@ -159,11 +173,12 @@ class BackgroundServer:
 class MockServer:
     """A started-on-demand live mock. Use as a context manager, or ``start()``/``stop()``."""
 
-    def __init__(self, settings: MockSettings | None = None) -> None:
+    def __init__(self, settings: MockSettings | None = None, *, app: MockApp | None = None) -> None:
+        """``app``: serve this one (built by ``create_app`` with ``settings``) instead."""
         from mockserver.http.app import create_app
 
         self.settings = settings or MockSettings(port=0)
-        self.app = create_app(self.settings)
+        self.app = app or create_app(self.settings)
         self._served: BackgroundServer | None = None
         self._port: int | None = None
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import socket
 
-import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from mockserver.http.app import create_app, make_store
 from mockserver.http.routing import MockApp
-from mockserver.serving.server import uvicorn_config
+from mockserver.serving.server import MockUvicorn, uvicorn_config
 from mockserver.settings import MockSettings, to_environment
 
 FACTORY = "mockserver.serving.workers:from_environment"
@@ -38,7 +37,7 @@ async def reachable(settings: MockSettings) -> None:
 def serve(settings: MockSettings, sockets: list[socket.socket]) -> None:
     """Serve on ``sockets`` until stopped: in this process, or in ``settings.workers``."""
     if settings.workers == 1:
-        uvicorn.Server(uvicorn_config(create_app(settings), settings)).run(sockets=sockets)
+        MockUvicorn(uvicorn_config(create_app(settings), settings)).run(sockets=sockets)
         return
     os.environ.update(to_environment(settings))
     config = uvicorn_config(FACTORY, settings)
