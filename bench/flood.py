@@ -40,6 +40,8 @@ OLD = {
     "journal": "397 MB of JSON, loop stalled 2.4 s",
     "heads": "200 of 200 still open after 60 s",
     "too_large": "(no body limit then)",
+    "hostile": "500s, tasks created and counted, NaN stored, RecursionError and "
+    "ClientDisconnect tracebacks",
 }
 SMALL_BODIES = ("--max-body-bytes", str(MB // 2))
 """The refused phase again, with the body limit under the bodies: each is a 413."""
@@ -152,6 +154,57 @@ def unfinished_heads(count: int) -> dict[str, Any]:
         }
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+HOSTILE: list[tuple[str, str, dict[str, str], str]] = [
+    ("POST", SUBMIT, {"x-bfl-mock": "latency=lognormal:1000:1"}, "{}"),
+    ("POST", SUBMIT, {"x-bfl-mock": "latency=lognormal:0:nan"}, "{}"),
+    ("POST", SUBMIT, {"x-bfl-mock": "latency=inf"}, "{}"),
+    ("POST", SUBMIT, {"x-bfl-mock": "slow=1e400"}, "{}"),
+    ("POST", SUBMIT, {}, '{"prompt": "[mock:latency=nan]"}'),
+    ("GET", "/v1/get_result?id=x", {"x-bfl-mock": "poll-latency=-inf"}, ""),
+    ("PUT", "/_mock/credits", {}, '{"api_key": "k", "credits": NaN}'),
+    ("PUT", "/_mock/credits", {}, '{"api_key": "k", "credits": 1e400}'),
+    ("PUT", "/_mock/credits", {}, '{"api_key": "k", "credits": "-inf"}'),
+    ("PUT", "/_mock/credits", {}, '{"api_key": "k", "credits": ' + DEEP + "}"),
+    ("PUT", "/_mock/scenario", {}, '{"directives": ' + DEEP + "}"),
+    ("PUT", "/_mock/scenario", {}, "latency=1e9"),
+    ("POST", SUBMIT, {}, '{"prompt": ' + DEEP + "}"),
+    ("GET", "/v1/credits", {}, ""),
+]
+"""The hostile values of issue 13, point 4 (each with ``x-key: k``)."""
+
+
+def hostile() -> dict[str, Any]:
+    """Each hostile request once, a client leaving mid-upload, then the server's log."""
+    with running("hostile", mock_argv(), probe="/openapi.json", pin=[]) as server:
+        statuses: dict[str, int] = {}
+        with httpx.Client(timeout=30) as client:
+            for method, path, headers, body in HOSTILE:
+                answer = client.request(
+                    method,
+                    server.url + path,
+                    headers={"x-key": "k", "content-type": "application/json", **headers},
+                    content=body,
+                )
+                statuses[str(answer.status_code)] = statuses.get(str(answer.status_code), 0) + 1
+            tasks = client.get(server.url + "/_mock/tasks").json()
+            credits = client.get(server.url + "/v1/credits", headers={"x-key": "k"}).json()
+        for _ in range(20):  # clients leaving half-way through their bodies
+            with socket.create_connection(("127.0.0.1", server.port)) as sock:
+                sock.sendall(
+                    b"POST /v1/flux-pro-1.1 HTTP/1.1\r\nhost: x\r\nx-key: k\r\n"
+                    b"content-type: application/json\r\ncontent-length: 100000\r\n\r\n{"
+                )
+        httpx.get(server.url + "/openapi.json")  # answered after those have gone
+        log = server.errors()
+    return {
+        "statuses": statuses,
+        "tasks_created": len(tasks),
+        "credits_after": credits,
+        "tracebacks_in_log": log.count("Traceback"),
+    }
+
+
 def big_submit(server: Server, client: httpx.Client, number: int) -> int:
     body = {"prompt": f"{number} " + "x" * MB}
     answer = client.post(server.url + SUBMIT, json=body, headers={"x-key": f"flood-{number}"})
@@ -191,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "downloads": phase("downloads", args.downloads, deadline, *polls, one=download),
         "heads": unfinished_heads(args.heads),
+        "hostile": hostile(),
     }
     for name, result in results.items():
         print(f"{name}: {json.dumps(result)}  (issue 13: {OLD[name]})")
