@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from starlette.testclient import TestClient
 
-from support import AUTH, RESULT, SUBMIT, ClientFactory, in_app
+from support import AUTH, OCT_SPEC, RESULT, SUBMIT, ClientFactory, in_app
 
 TOO_LARGE = {"detail": "Request body too large"}
 
@@ -116,3 +116,12 @@ def test_a_task_keeps_the_first_characters_of_a_long_prompt(make_client: ClientF
     while (polled := client.get(RESULT, params={"id": task["id"]}).json())["status"] != "Ready":
         pass
     assert polled["result"]["prompt"] == "abcdefghij"
+
+
+def test_a_draft_keeps_the_same_first_characters(make_client: ClientFactory) -> None:
+    client = make_client(spec=OCT_SPEC, prompt_chars_kept=10, credits=100_000.0)
+    body = {"mode": "t2v", "prompt": "abcdefghijklmnop", "draft": True, "duration": 5}
+    submitted = client.post("/v1/flux-3-video", json=body, headers=AUTH)
+    assert submitted.status_code == 200, submitted.text
+    (task,) = in_app(client, client.app.control.tasks())  # type: ignore[attr-defined]
+    assert task.generation.draft_fields["prompt"] == "abcdefghij"

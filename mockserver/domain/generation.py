@@ -140,7 +140,12 @@ def plan(
         failure=failure,
         failure_status=behaviour.failed_input_status,
         sources=tuple(item.thumbnail for item in inputs.images if item.thumbnail),
-        draft_fields=_draft_fields(effective, width, height, duration)
+        draft_fields=_draft_fields(
+            {**effective, PROMPT: prompt} if effective.get(PROMPT) else effective,
+            width,
+            height,
+            duration,
+        )
         if effective.get(DRAFT) is True
         else None,
     )
