@@ -115,6 +115,21 @@ class Server:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")[-2000:]
 
+    def signalled(
+        self, sig: int, timeout: float = STOP_TIMEOUT_SECONDS
+    ) -> tuple[float, int | None]:
+        """Send ``sig`` to this process (by its pid); seconds until it exited, and its status.
+
+        The status is None if it had not exited within ``timeout``.
+        """
+        started = time.monotonic()
+        os.kill(self.pid, sig)
+        try:
+            status = self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return time.monotonic() - started, None
+        return time.monotonic() - started, status
+
     def stop(self) -> None:
         """Stop this process (and only it) by its pid."""
         if self._process.poll() is None:

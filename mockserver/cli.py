@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import signal
 import sys
 import typing
 from collections.abc import Mapping, Sequence
@@ -137,16 +138,19 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> MockS
 
 
 def _serve(args: argparse.Namespace, settings: MockSettings) -> int:
-    spec = load_spec(settings.spec)
-    create_app(settings, spec=spec)  # a setting or spec the mock cannot serve stops here
-    asyncio.run(reachable(settings))
-    sock = listen(settings.host, settings.port)
-    origin = f"http://{settings.host}:{sock.getsockname()[1]}"
-    print(_banner(settings, spec, origin), flush=True)
+    # SIGTERM stops like Ctrl+C, at any time: before serving it ends the start, and uvicorn
+    # raises it again once it has shut down; either way a normal stop (0), not a kill (143).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        serve(settings, [sock])
+        spec = load_spec(settings.spec)
+        create_app(settings, spec=spec)  # a setting or spec the mock cannot serve stops here
+        asyncio.run(reachable(settings))
+        with listen(settings.host, settings.port) as sock:
+            origin = f"http://{settings.host}:{sock.getsockname()[1]}"
+            print(_banner(settings, spec, origin), flush=True)
+            serve(settings, [sock])
     except KeyboardInterrupt:
-        pass  # uvicorn re-raises Ctrl+C after its graceful shutdown; that is a normal stop
+        pass  # a normal stop, after the graceful shutdown
     return 0
 
 
@@ -198,7 +202,10 @@ def _banner(settings: MockSettings, spec: Spec, origin: str) -> str:
             """-H 'content-type: application/json' -d '{"prompt": "a red fox"}'"""
         )
     dashboard = f"   dashboard: {origin}{ADMIN_ROOT}/" if settings.admin else ""
-    lines.append(f"  spec: {origin}/openapi.json{dashboard}   (Ctrl+C to stop)")
+    lines.append(
+        f"  spec: {origin}/openapi.json{dashboard}   (Ctrl+C to stop: replies under way "
+        f"get {settings.shutdown_grace_seconds} s)"
+    )
     request_log = "on" if settings.access_log else "off (--access-log to show)"
     processes = "one process" if settings.workers == 1 else f"{settings.workers} processes"
     lines.append(f"  server: {server_stack()}, {processes}; a line per request: {request_log}")

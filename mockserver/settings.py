@@ -79,6 +79,15 @@ class WebhookSignature(enum.Enum):
     NONE = "none"
 
 
+NOT_NEGATIVE = """generation_seconds sample_ttl_seconds webhook_timeout_seconds
+fetch_timeout_seconds polls_until_ready journal_limit journal_bytes journal_body_bytes
+prompt_chars_kept task_retention_seconds image_cache_bytes video_cache_bytes
+video_render_seconds max_active_tasks retry_after_seconds webhook_queue_limit
+shutdown_grace_seconds""".split()
+AT_LEAST_ONE = """workers task_limit webhook_concurrency webhook_per_receiver max_body_bytes
+max_header_bytes max_connections video_renders""".split()
+
+
 def setting(default: Any = dataclasses.MISSING, *, factory: Any = None, help: str) -> Any:
     """A settings field; ``help`` feeds ``bfl-mock serve --help`` and the README table."""
     if factory is not None:
@@ -193,20 +202,28 @@ class MockSettings:
     )
     webhook_hosts: frozenset[str] = setting(
         frozenset(),
-        help="webhook receivers allowed beyond loopback: host names (* patterns), "
-        "addresses and networks (CIDR), comma-separated",
+        help="webhook receivers allowed beyond loopback (127.0.0.0/8, ::1, localhost, "
+        "*.localhost): host names (* patterns), addresses and networks (CIDR), each "
+        "optionally with :PORT, comma-separated; names are never looked up unless listed",
     )
     webhook_any_host: bool = setting(
         False, help="deliver webhooks to any host (beyond loopback and webhook_hosts)"
     )
-    webhook_concurrency: int = setting(64, help="webhook attempts under way at once")
+    webhook_concurrency: int = setting(
+        64, help="webhook attempts under way at once, all receivers together"
+    )
     webhook_per_receiver: int = setting(
-        8, help="webhook attempts under way at once to one receiver (scheme, host and port)"
+        8,
+        help="connections (so attempts under way) to one receiver (scheme, host and port); "
+        "the others wait their turn without holding a global slot",
     )
     webhook_queue_limit: int = setting(
-        10_000, help="webhooks waiting to be delivered; beyond it one is not queued (noted)"
+        10_000,
+        help="webhooks waiting to be delivered; past it a new one is kept as not sent (noted)",
     )
-    webhook_timeout_seconds: float = setting(10.0, help="seconds to wait for a webhook receiver")
+    webhook_timeout_seconds: float = setting(
+        10.0, help="seconds a webhook attempt may take, from connecting to the answer"
+    )
     webhook_retry_delays: tuple[float, ...] = setting(
         (1.0, 5.0, 30.0), help="seconds before each retry of a failed webhook, comma-separated"
     )
@@ -242,6 +259,11 @@ class MockSettings:
         120.0, help="a video render running longer is given up (the download answers 503)"
     )
     access_log: bool = setting(False, help="log one line per request")
+    shutdown_grace_seconds: int = setting(
+        5,
+        help="on SIGTERM or Ctrl+C, seconds replies under way may take to finish before "
+        "they are cut (webhooks not sent by then are logged as abandoned)",
+    )
 
     def __post_init__(self) -> None:
         if self.unknown_task_status_code not in (200, 404):
@@ -252,28 +274,11 @@ class MockSettings:
             raise SettingsError(
                 f"webhook_retry_delays must not be negative: {self.webhook_retry_delays}"
             )
-        for name in (
-            "generation_seconds",
-            "sample_ttl_seconds",
-            "webhook_timeout_seconds",
-            "fetch_timeout_seconds",
-            "polls_until_ready",
-            "journal_limit",
-            "journal_bytes",
-            "journal_body_bytes",
-            "prompt_chars_kept",
-            "task_retention_seconds",
-            "image_cache_bytes",
-            "video_cache_bytes",
-            "video_render_seconds",
-            "max_active_tasks",
-            "retry_after_seconds",
-        ):
+        for name in NOT_NEGATIVE:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise SettingsError(f"{name} must not be negative, not {value}")
-        at_least_one = ("workers", "task_limit", "webhook_concurrency", "webhook_per_receiver")
-        for name in (*at_least_one, "max_body_bytes", "max_header_bytes", "max_connections"):
+        for name in AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.workers > 1 and self.store == MEMORY_STORE:
@@ -282,12 +287,8 @@ class MockSettings:
                 "own tasks, and a poll landing on another one would get Task not found. "
                 "Run Redis and give --store redis://127.0.0.1:6379/0"
             )
-        if not self.header_timeout_seconds > 0:
-            raise SettingsError(
-                f"header_timeout_seconds must be more than 0, not {self.header_timeout_seconds}"
-            )
-        if self.video_renders < 1:
-            raise SettingsError(f"video_renders must be at least 1, not {self.video_renders}")
+        if not (timeout := self.header_timeout_seconds) > 0:
+            raise SettingsError(f"header_timeout_seconds must be more than 0, not {timeout}")
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
 

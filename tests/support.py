@@ -6,6 +6,7 @@ import base64
 import http.server
 import importlib.metadata
 import io
+import socket
 import threading
 import time
 from collections.abc import Coroutine
@@ -92,6 +93,10 @@ class WebhookReceiver:
 
     def __init__(self, statuses: list[int] | None = None, delay: float = 0.0) -> None:
         self.received: list[Received] = []
+        self._arrived = threading.Condition()
+        self._inside = 0
+        self.most_at_once = 0
+        """The most requests this receiver was answering at one time."""
         self.statuses = list(statuses or [])
         self.delay = delay
         receiver = self
@@ -100,15 +105,21 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
-                receiver.received.append(
-                    Received(
-                        self.path,
-                        {k.lower(): v for k, v in self.headers.items()},
-                        body,
-                        time.monotonic(),
+                with receiver._arrived:
+                    receiver.received.append(
+                        Received(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            time.monotonic(),
+                        )
                     )
-                )
+                    receiver._arrived.notify_all()
+                    receiver._inside += 1
+                    receiver.most_at_once = max(receiver.most_at_once, receiver._inside)
                 time.sleep(receiver.delay)
+                with receiver._arrived:
+                    receiver._inside -= 1
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("content-length", "0")
@@ -135,7 +146,22 @@ class WebhookReceiver:
         self._thread.join(timeout=5)
 
     def wait(self, count: int, timeout: float = 5.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.received) >= count, timeout)
         return self.received
+
+
+class HangingReceiver:
+    """A port on 127.0.0.1 that takes connections (in its backlog) and never answers."""
+
+    def __init__(self, backlog: int = 128) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(backlog)
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/hook"
+
+    def __enter__(self) -> HangingReceiver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._socket.close()

@@ -19,7 +19,7 @@ DEEP = "[" * 100_000 + "]" * 100_000
 CREDITS_SHAPE = ' (send {"api_key": "<key>", "credits": <number>})'
 MU = "lognormal needs mu <= 5.70 (a median of at most 300 s)"
 NOT_FINITE = "is not a finite number"
-RANGE = "seconds must be between 0 and 300"
+NEGATIVE = "seconds must not be negative"
 
 
 def nothing_created_or_charged(client: TestClient) -> None:
@@ -37,11 +37,11 @@ def nothing_created_or_charged(client: TestClient) -> None:
         ("latency=inf", f"'inf' {NOT_FINITE}"),
         ("latency=-inf", f"'-inf' {NOT_FINITE}"),
         ("latency=1e400", f"'1e400' {NOT_FINITE}"),
-        ("latency=301", RANGE),
-        ("latency=uniform:0:1e9", RANGE),
+        ("latency=-0.5", NEGATIVE),
+        ("latency=uniform:-1:1", NEGATIVE),
         ("latency=uniform:2:1", "uniform needs a <= b"),
         ("slow=inf", f"'inf' {NOT_FINITE}"),
-        ("slow=1e9", RANGE),
+        ("slow=-1", NEGATIVE),
         ("poll-latency=nan", f"'nan' {NOT_FINITE}"),
     ],
 )
@@ -79,6 +79,22 @@ def test_the_largest_latencies_are_taken(client: TestClient) -> None:
         200,
         {"latency": {"kind": "lognormal", "a": 5.7, "b": 10.0}, "slow": 300.0},
     )
+
+
+@pytest.mark.parametrize(
+    ("directives", "fault"),
+    [
+        ("latency=301, slow=1e9", {"latency": {"kind": "fixed", "a": 300.0, "b": 0.0}}),
+        ("latency=uniform:0:1e9", {"latency": {"kind": "uniform", "a": 0.0, "b": 300.0}}),
+        ("slow=1e9", {"slow": 300.0}),
+    ],
+)
+def test_longer_delays_are_cut_to_300_seconds(
+    client: TestClient, directives: str, fault: dict[str, object]
+) -> None:
+    scenario = client.put("/_mock/scenario", content=directives)
+    expected = {**fault, "slow": 300.0} if "slow" in directives else fault
+    assert (scenario.status_code, scenario.json()["faults"]["submit"]) == (200, expected)
 
 
 @pytest.mark.parametrize(

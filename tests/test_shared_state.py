@@ -8,6 +8,7 @@ run ``bfl-mock serve --workers 2`` for real.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -25,7 +26,7 @@ from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing
 
 from redis_server import RedisServer
-from support import AUTH, CREDITS, RESULT, SUBMIT, WebhookReceiver, in_app
+from support import AUTH, CREDITS, RESULT, SUBMIT, HangingReceiver, WebhookReceiver, in_app
 
 BASE = MockSettings(timing=Timing.POLLS, polls_until_ready=2, seed=None, strict=True)
 
@@ -107,6 +108,43 @@ def test_each_webhook_is_delivered_once_whichever_process_claims_it(
         assert len(done) == 40 and all(delivery.delivered for delivery in done)
         bodies = [json.loads(received.body)["task_id"] for received in receiver.received]
     assert len(bodies) == 40 and len(set(bodies)) == 40
+
+
+def test_a_webhook_waiting_its_turn_past_its_lease_is_still_sent_once(redis_url: str) -> None:
+    # The first process claims all 20 deliveries before the second starts; one connection
+    # to a receiver taking 0.5 s each makes the last ones wait up to 10 s, past the 7 s
+    # lease (timeout 2 s + 5 s): renewed meanwhile, the second process never takes them.
+    settings = BASE.replace(store=redis_url, webhook_per_receiver=1, webhook_timeout_seconds=2.0)
+    with WebhookReceiver(delay=0.5) as receiver, TestClient(create_app(settings)) as first:
+        for index in range(20):
+            body = {"webhook_url": receiver.url, "prompt": f"n{index}"}
+            first.post(SUBMIT, json=body, headers=AUTH)
+        receiver.wait(2)  # claimed by then: the first process looks every 0.1 s at most
+        with TestClient(create_app(settings)) as second:
+            done = in_app(
+                second,
+                second.app.control.wait_for_deliveries(20, timeout=60.0),  # type: ignore[attr-defined]
+            )
+            bodies = [json.loads(received.body)["task_id"] for received in receiver.wait(20)]
+        in_app(first, first.app.control.reset())  # type: ignore[attr-defined]
+    assert [[attempt.status for attempt in delivery.attempts] for delivery in done] == [[200]] * 20
+    assert len(bodies) == 20 and len(set(bodies)) == 20
+
+
+def test_webhooks_unsent_at_a_stop_stay_in_the_shared_store(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = BASE.replace(store=redis_url, webhook_timeout_seconds=60.0)
+    with HangingReceiver() as hanging, TestClient(create_app(settings)) as client:
+        client.post(SUBMIT, json={"webhook_url": hanging.url}, headers=AUTH)
+        client.post(SUBMIT, json={"webhook_url": hanging.url}, headers=AUTH)
+    assert (
+        "mockserver.webhooks",
+        logging.WARNING,
+        "bfl-mock: 2 webhook deliveries not sent yet, left in the store for another process",
+    ) in caplog.record_tuples
+    with TestClient(create_app(settings)) as after:
+        in_app(after, after.app.control.reset())  # type: ignore[attr-defined]
 
 
 def test_a_restarted_mock_keeps_tasks_balances_and_the_journal(redis_url: str) -> None:

@@ -30,9 +30,9 @@ PROMPT_DIRECTIVE = re.compile(re.escape(PROMPT_TAG) + r"([^\]]*)\]")
 HEADER = "x-bfl-mock"
 MAX_LATENCY_SECONDS = 300.0
 """Injected delays are capped, so a long-tailed draw cannot hang a test run: a larger
-value is refused, a larger draw is cut to it."""
+value or draw is cut to it."""
 MAX_SLOW_SECONDS = 300.0
-"""A body trickles out over at most this long (a larger ``slow`` is refused)."""
+"""A trickled reply takes at most this long (a stop cuts it sooner: shutdown_grace_seconds)."""
 MAX_LOGNORMAL_SIGMA = 10.0
 """Beyond it nearly every draw is 0 or the cap: a mistake, not a distribution."""
 
@@ -232,11 +232,10 @@ def _parse_fault(kind: str, value: str | None, item: str) -> Fault:
 def _parse_latency(value: str) -> Latency:
     kind, _, arguments = value.partition(":")
     if kind == "uniform":
-        a, _, b = arguments.partition(":")
-        latency = Latency(kind, _seconds(a), _seconds(b))
-        if latency.a > latency.b:
+        a, b = (_seconds(text, math.inf) for text in arguments.partition(":")[::2])
+        if a > b:
             raise ValueError("uniform needs a <= b")
-        return latency
+        return Latency(kind, min(a, MAX_LATENCY_SECONDS), min(b, MAX_LATENCY_SECONDS))
     if kind == "lognormal":
         mu, sigma = (_finite(text) for text in arguments.partition(":")[::2])
         if mu > MAX_LOG_MEDIAN:
@@ -261,7 +260,8 @@ def _finite(text: str) -> float:
 
 
 def _seconds(text: str, most: float = MAX_LATENCY_SECONDS) -> float:
+    """Finite, not negative, and cut to ``most``."""
     seconds = _finite(text)
-    if not 0 <= seconds <= most:
-        raise ValueError(f"seconds must be between 0 and {most:g}")
-    return seconds
+    if seconds < 0:
+        raise ValueError("seconds must not be negative")
+    return min(seconds, most)

@@ -18,7 +18,7 @@ from PIL import Image
 from mockserver.domain import media
 from mockserver.domain.endpoints import EndpointBehaviour
 from mockserver.domain.media import Encoding, Inputs, MediaInput, MediaReference, VideoFacts
-from mockserver.http.addresses import is_loopback
+from mockserver.http.addresses import connect_to, is_loopback
 from mockserver.render import video
 from mockserver.settings import MockSettings, UrlInputs
 
@@ -77,7 +77,10 @@ class InputReader:
             async with httpx.AsyncClient(
                 timeout=timeout, transport=self._transport, follow_redirects=False
             ) as client:
-                async with client.stream("GET", url) as answer:
+                target = connect_to(url)  # a *.localhost name is not looked up
+                async with client.stream(
+                    "GET", target.url, headers=target.headers, extensions=target.extensions
+                ) as answer:
                     if answer.status_code != 200:
                         return None
                     chunks, size = [], 0

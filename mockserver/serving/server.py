@@ -54,11 +54,27 @@ class ResponseViolation(AssertionError):
     """The mock answered something its own spec does not allow (strict mode)."""
 
 
+CUT_AT_SHUTDOWN = "bfl-mock: a reply under way was cut at shutdown (shutdown_grace_seconds)"
+
+
 class _QuietDrops(logging.Filter):
-    """Keep the ``drop`` directive's deliberate disconnects out of uvicorn's error log."""
+    """Keep deliberate disconnects out of uvicorn's error log.
+
+    The ``drop`` directive's go unlogged; a reply cut when a stop's grace period runs out
+    gets one line, without a traceback.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, asyncio.CancelledError):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                CUT_AT_SHUTDOWN,
+                (),
+                None,
+                None,
+            )
+            return True
+        return not isinstance(error, ConnectionDropped)
 
 
 _QUIET_DROPS = _QuietDrops()
@@ -101,14 +117,21 @@ def uvicorn_config(app: Starlette | str, settings: MockSettings) -> uvicorn.Conf
         log_level="info" if settings.access_log else "warning",
         server_header=False,
         date_header=True,
+        # Replies still under way after the grace period (a ``slow`` trickle) are cut,
+        # so a stop never waits on a client.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 
 class MockUvicorn(uvicorn.Server):
-    """uvicorn, ending the app's long answers (the dashboard's events) as shutdown begins.
+    """uvicorn, with two changes to how it stops.
 
-    uvicorn waits for every open response before it shuts the app down, and an event
-    stream would otherwise keep it waiting.
+    As shutdown begins, the app's long answers (the dashboard's event streams) end: uvicorn
+    waits for every open response first, and a stream would keep it waiting. A forced stop
+    (a second Ctrl+C) still closes the app: uvicorn then skips the grace period, which is
+    right, but also the app's shutdown, leaving replies and the lifespan to be cancelled by
+    the closing loop, each with a traceback; here they are cut at once and the app shuts
+    down (the webhooks it could not send are counted in one line).
     """
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -116,6 +139,10 @@ class MockUvicorn(uvicorn.Server):
         if control is not None:
             control.close_streams()
         await super().shutdown(sockets)
+        if self.force_exit:
+            for task in self.server_state.tasks:
+                task.cancel()
+            await self.lifespan.shutdown()
 
 
 def server_stack() -> str:

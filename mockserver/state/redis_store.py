@@ -24,6 +24,8 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -91,6 +93,12 @@ class RedisStore:
                 socket_timeout=SOCKET_TIMEOUT_SECONDS,
                 socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
                 health_check_interval=30,
+                # A pooled connection a restarted Redis closed fails its next command: that
+                # one is sent again on a new connection. Were the first one run after all,
+                # running it twice writes the same fields and members and settles once; a
+                # poll may be counted twice, which only a polls-timed task would notice.
+                retry=Retry(NoBackoff(), 1),
+                retry_on_error=[RedisConnectionError],
             )
             self._client = redis.Redis(connection_pool=pool)
             self._admit_script = self._client.register_script(ADMIT)
