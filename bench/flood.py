@@ -167,7 +167,7 @@ HOSTILE: list[tuple[str, str, dict[str, str], str]] = [
     ("PUT", "/_mock/credits", {}, '{"api_key": "k", "credits": "-inf"}'),
     ("PUT", "/_mock/credits", {}, '{"api_key": "k", "credits": ' + DEEP + "}"),
     ("PUT", "/_mock/scenario", {}, '{"directives": ' + DEEP + "}"),
-    ("PUT", "/_mock/scenario", {}, "latency=1e9"),
+    ("PUT", "/_mock/scenario", {}, "latency=-inf, slow=nan"),
     ("POST", SUBMIT, {}, '{"prompt": ' + DEEP + "}"),
     ("GET", "/v1/credits", {}, ""),
 ]

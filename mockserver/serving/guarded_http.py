@@ -50,6 +50,8 @@ async def _head_too_large(scope: Any, receive: Any, send: Any) -> None:
 
 
 class GuardedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with the head size and time limits of ``LimitedConfig``."""
+
     def __init__(
         self,
         config: uvicorn.Config,
