@@ -147,7 +147,7 @@ def _serve(args: argparse.Namespace, settings: MockSettings) -> int:
         asyncio.run(reachable(settings))
         with listen(settings.host, settings.port) as sock:
             origin = f"http://{settings.host}:{sock.getsockname()[1]}"
-            print(_banner(settings, spec, origin), flush=True)
+            print(banner(settings, spec, origin), flush=True)
             serve(settings, [sock])
     except KeyboardInterrupt:
         pass  # a normal stop, after the graceful shutdown
@@ -182,7 +182,8 @@ def endpoint_table(spec: Spec, table: BehaviourTable) -> str:
     return "\n".join(lines)
 
 
-def _banner(settings: MockSettings, spec: Spec, origin: str) -> str:
+def banner(settings: MockSettings, spec: Spec, origin: str) -> str:
+    """What ``serve`` prints as it starts: what is served where, and how to try it."""
     generation = spec.operations_of(OperationKind.GENERATION)
     keys = ", ".join(sorted(settings.api_keys)) or "any non-empty x-key"
     pace = (

@@ -8,12 +8,12 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver.cli import _banner
+from mockserver.cli import banner
 from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing
 from mockserver.spec.reading import load_spec
 
-from support import AUTH, SUBMIT, ClientFactory, WebhookReceiver
+from support import AUTH, SUBMIT, ClientFactory, WebhookReceiver, in_app
 
 TOKEN = "s3cret-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -109,7 +109,8 @@ def test_webhook_secrets_are_masked_unless_revealed(client: TestClient) -> None:
     with WebhookReceiver() as receiver:
         body = {"webhook_url": receiver.url, "webhook_secret": "s"}
         client.post(SUBMIT, json=body, headers=AUTH)
-        receiver.wait(1)
+        done = in_app(client, client.app.control.wait_for_deliveries(1))  # type: ignore[attr-defined]
+    assert [finished.delivered for finished in done] == [True]
     (delivery,) = client.get("/_mock/webhooks").json()
     assert delivery["headers"] == {"content-type": "application/json", "x-webhook-secret": "***"}
     (shown,) = client.get("/_mock/webhooks", params={"reveal": "1"}).json()
@@ -169,14 +170,14 @@ def test_the_banner_warns_of_an_open_admin_api_beyond_loopback(
     host: str, token: str | None, warned: bool
 ) -> None:
     settings = MockSettings(host=host, admin_token=token)
-    banner = _banner(settings, load_spec(None), f"http://{host}:8000")
+    shown = banner(settings, load_spec(None), f"http://{host}:8000")
     warning = (
         f"  warning: {host} is reachable from other machines and the admin API is open: "
         "anyone who reaches the port can read keys and secrets, steer and reset the mock. "
         "Set --admin-token TOKEN (or --no-admin)."
     )
-    assert (warning in banner.splitlines()) is warned
-    assert TOKEN not in banner
+    assert (warning in shown.splitlines()) is warned
+    assert TOKEN not in shown
 
 
 def test_mock_server_gives_the_admin_headers() -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from mockserver.cli import _banner, _parser, main, settings_from
+from mockserver.cli import _parser, banner, main, settings_from
 from mockserver.http.app import create_app
 from mockserver.serving.guarded_http import GuardedHttpTools
 from mockserver.serving.server import uvicorn_config
@@ -94,6 +94,6 @@ def test_serve_is_fast_by_default_and_logs_requests_when_asked(access_log: bool)
     assert (config.limit_concurrency, config.h11_max_incomplete_event_size) == (1000, 65536)
     config.load()  # "auto" picks uvloop, a dependency of bfl-mock; httptools is one too
     assert issubclass(config.http_protocol_class, HttpToolsProtocol)
-    assert "a line per request: " + ("on" if access_log else "off") in _banner(
+    assert "a line per request: " + ("on" if access_log else "off") in banner(
         settings, load_spec(settings.spec), "http://127.0.0.1:8000"
     )
