@@ -21,7 +21,8 @@ from mockserver import __version__
 from mockserver.domain.endpoints import BehaviourTable, load_table
 from mockserver.errors import MockServerError
 from mockserver.extras import MissingExtra
-from mockserver.http.admin import ADMIN_ROOT
+from mockserver.http.addresses import is_loopback
+from mockserver.http.admin_guard import ADMIN_ROOT
 from mockserver.http.app import create_app
 from mockserver.serving.server import listen, server_stack
 from mockserver.serving.workers import reachable, serve
@@ -183,7 +184,7 @@ def endpoint_table(spec: Spec, table: BehaviourTable) -> str:
 
 
 def banner(settings: MockSettings, spec: Spec, origin: str) -> str:
-    """What ``serve`` prints on start: what is served where, the keys, a request to try."""
+    """What ``serve`` prints as it starts: what is served where, and how to try it."""
     generation = spec.operations_of(OperationKind.GENERATION)
     keys = ", ".join(sorted(settings.api_keys)) or "any non-empty x-key"
     pace = (
@@ -211,4 +212,14 @@ def banner(settings: MockSettings, spec: Spec, origin: str) -> str:
     processes = "one process" if settings.workers == 1 else f"{settings.workers} processes"
     lines.append(f"  server: {server_stack()}, {processes}; a line per request: {request_log}")
     lines.append(f"  state: {settings.store}")
+    if settings.admin and settings.admin_token is None and not _is_loopback_host(settings.host):
+        lines.append(
+            f"  warning: {settings.host} is reachable from other machines and the admin API "
+            "is open: anyone who reaches the port can read keys and secrets, steer and reset "
+            "the mock. Set --admin-token TOKEN (or --no-admin)."
+        )
     return "\n".join(lines)
+
+
+def _is_loopback_host(host: str) -> bool:
+    return is_loopback(f"http://[{host}]" if ":" in host else f"http://{host}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -76,6 +77,15 @@ class WebhookSignature(enum.Enum):
     HMAC_SHA256 = "hmac-sha256"
     """``sha256=<hex HMAC-SHA256(secret, raw body)>`` in the signature header."""
     NONE = "none"
+
+
+NOT_NEGATIVE = """generation_seconds sample_ttl_seconds webhook_timeout_seconds
+fetch_timeout_seconds polls_until_ready journal_limit journal_bytes journal_body_bytes
+prompt_chars_kept task_retention_seconds image_cache_bytes video_cache_bytes
+video_render_seconds max_active_tasks retry_after_seconds webhook_queue_limit
+shutdown_grace_seconds""".split()
+AT_LEAST_ONE = """workers task_limit webhook_concurrency webhook_per_receiver max_body_bytes
+max_header_bytes max_connections video_renders""".split()
 
 
 def setting(default: Any = dataclasses.MISSING, *, factory: Any = None, help: str) -> Any:
@@ -173,6 +183,9 @@ class MockSettings:
         "", help="directives applied to every request, e.g. 'poll-503=1, latency=0.2'"
     )
     admin: bool = setting(True, help="serve the admin API under /_mock (off: 404 there)")
+    admin_token: str | None = setting(
+        None, help="when set, /_mock and the dashboard need Authorization: Bearer ADMIN_TOKEN"
+    )
     max_active_tasks: int = setting(
         24, help="unfinished tasks one key may have; more submits get 429"
     )
@@ -218,6 +231,27 @@ class MockSettings:
         False, help="check every response against the spec and record violations"
     )
     journal_limit: int = setting(10_000, help="most recent requests kept in the journal")
+    journal_bytes: int = setting(
+        32 * 1024 * 1024, help="memory the journal may hold (the oldest entries go first)"
+    )
+    journal_body_bytes: int = setting(
+        16 * 1024,
+        help="bytes of each body the journal keeps; the rest is cut and the entry marked "
+        "truncated (downloaded media are never kept)",
+    )
+    max_body_bytes: int = setting(
+        80 * 1024 * 1024, help="largest request body (a 50 MB video in base64); past it 413"
+    )
+    max_header_bytes: int = setting(64 * 1024, help="largest request head; past it 431")
+    header_timeout_seconds: float = setting(
+        10.0, help="a connection that sends no whole request head within this time is closed"
+    )
+    max_connections: int = setting(
+        1000, help="connections and requests under way at once; past it 503 (limit_concurrency)"
+    )
+    prompt_chars_kept: int = setting(
+        10_000, help="characters of a prompt a task keeps (result.prompt shows them)"
+    )
     image_cache_bytes: int = setting(64 * 1024 * 1024, help="memory for rendered images")
     video_cache_bytes: int = setting(256 * 1024 * 1024, help="memory for rendered videos")
     video_renders: int = setting(1, help="videos rendered at once (more wait their turn)")
@@ -240,26 +274,11 @@ class MockSettings:
             raise SettingsError(
                 f"webhook_retry_delays must not be negative: {self.webhook_retry_delays}"
             )
-        for name in (
-            "generation_seconds",
-            "sample_ttl_seconds",
-            "webhook_timeout_seconds",
-            "fetch_timeout_seconds",
-            "polls_until_ready",
-            "journal_limit",
-            "task_retention_seconds",
-            "image_cache_bytes",
-            "video_cache_bytes",
-            "video_render_seconds",
-            "max_active_tasks",
-            "retry_after_seconds",
-            "webhook_queue_limit",
-            "shutdown_grace_seconds",
-        ):
+        for name in NOT_NEGATIVE:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise SettingsError(f"{name} must not be negative, not {value}")
-        for name in ("workers", "task_limit", "webhook_concurrency", "webhook_per_receiver"):
+        for name in AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.workers > 1 and self.store == MEMORY_STORE:
@@ -268,8 +287,8 @@ class MockSettings:
                 "own tasks, and a poll landing on another one would get Task not found. "
                 "Run Redis and give --store redis://127.0.0.1:6379/0"
             )
-        if self.video_renders < 1:
-            raise SettingsError(f"video_renders must be at least 1, not {self.video_renders}")
+        if not (timeout := self.header_timeout_seconds) > 0:
+            raise SettingsError(f"header_timeout_seconds must be more than 0, not {timeout}")
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
 
@@ -347,7 +366,12 @@ def parse_value(key: str, text: str, annotation: Any) -> Any:
             if lowered not in _TRUE | _FALSE:
                 raise ValueError(text)
             return lowered in _TRUE
-        if annotation in (int, float, str):
+        if annotation is float:
+            number = float(text.strip())
+            if not math.isfinite(number):
+                raise ValueError(text)
+            return number
+        if annotation in (int, str):
             return annotation(text.strip() if annotation is not str else text)
         if annotation is Path:
             return Path(text)

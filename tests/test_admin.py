@@ -39,7 +39,10 @@ def test_scenario_as_json_and_bad_directives(client: TestClient) -> None:
     not_text = client.put("/_mock/scenario", json={"directives": 3})
     assert (not_text.status_code, not_text.json()) == (
         400,
-        {"detail": '"directives" must be a string'},
+        {
+            "detail": "directives: Input should be a valid string "
+            '(send directives as text, or {"directives": "<directives>"})'
+        },
     )
 
 
@@ -58,11 +61,11 @@ def test_journal_filters_by_path_status_and_verdict(client: TestClient) -> None:
         ["body.width: Input should be a multiple of 32 (multiple_of)"]
     ]
     assert json.loads(rejected[0]["body"]) == {"width": 1000}
-    assert rejected[0]["headers"]["x-key"] == "test-key"
+    assert rejected[0]["headers"]["x-key"] == "***"  # unless ?reveal=1
     by_path = client.get("/_mock/journal", params={"path": RESULT, "status": 404}).json()
     assert len(by_path) == 1 and by_path[0]["query"] == "id=nope"
     bad = client.get("/_mock/journal", params={"status": "many"})
-    assert (bad.status_code, bad.json()) == (400, {"detail": "status must be an integer"})
+    assert (bad.status_code, bad.json()) == (400, {"detail": "status and limit must be integers"})
 
 
 def test_tasks_credits_and_reset(client: TestClient) -> None:
@@ -79,7 +82,10 @@ def test_tasks_credits_and_reset(client: TestClient) -> None:
     assert client.get(CREDITS, headers=AUTH).json() == {"credits": 3.0}
     assert client.post(SUBMIT, json={}, headers=AUTH).status_code == 402
     bad = client.put("/_mock/credits", json={"credits": 3})
-    assert bad.status_code == 400
+    assert (bad.status_code, bad.json()) == (
+        400,
+        {"detail": 'api_key: Field required (send {"api_key": "<key>", "credits": <number>})'},
+    )
     assert client.post("/_mock/reset").status_code == 204
     assert client.get("/_mock/tasks").json() == []
     assert client.get("/_mock/journal").json() == []  # admin calls are not API traffic
@@ -96,7 +102,7 @@ def test_webhook_deliveries_are_listed(client: TestClient) -> None:
         while not client.get("/_mock/webhooks").json()[0]["delivered"]:
             assert time.monotonic() < deadline
             time.sleep(0.01)
-    (listed,) = client.get("/_mock/webhooks").json()
+    (listed,) = client.get("/_mock/webhooks", params={"reveal": "1"}).json()
     assert (listed["task_id"], listed["url"], listed["skipped"]) == (task_id, receiver.url, False)
     assert listed["attempts"] == [{"at": listed["attempts"][0]["at"], "status": 200, "error": None}]
     assert listed["headers"] == {"content-type": "application/json", "x-webhook-secret": "s"}

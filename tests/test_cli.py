@@ -13,6 +13,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mockserver.cli import argument_parser, banner, main, settings_from
 from mockserver.http.app import create_app
+from mockserver.serving.guarded_http import GuardedHttpTools
 from mockserver.serving.server import uvicorn_config
 from mockserver.settings import Timing
 from mockserver.spec.reading import load_spec
@@ -89,9 +90,10 @@ def test_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 def test_serve_is_fast_by_default_and_logs_requests_when_asked(access_log: bool) -> None:
     settings = parse(*(["--access-log"] if access_log else []))
     config = uvicorn_config(create_app(settings), settings)
-    assert (config.loop, config.http, config.access_log) == ("auto", "auto", access_log)
-    config.load()  # "auto" picks uvloop and httptools, both dependencies of bfl-mock
-    assert config.http_protocol_class is HttpToolsProtocol
+    assert (config.loop, config.http, config.access_log) == ("auto", GuardedHttpTools, access_log)
+    assert (config.limit_concurrency, config.h11_max_incomplete_event_size) == (1000, 65536)
+    config.load()  # "auto" picks uvloop, a dependency of bfl-mock; httptools is one too
+    assert issubclass(config.http_protocol_class, HttpToolsProtocol)
     assert "a line per request: " + ("on" if access_log else "off") in banner(
         settings, load_spec(settings.spec), "http://127.0.0.1:8000"
     )

@@ -121,7 +121,9 @@ def test_a_requests_detail_says_why_it_was_refused(client: TestClient) -> None:
     )
     assert json.loads(detail["body"]) == {"width": 1000}
     assert json.loads(detail["response_body"])["detail"][0]["loc"] == ["body", "width"]
-    assert ["x-key", "test-key"] in detail["headers"]
+    assert ["x-key", "***"] in detail["headers"]  # unless ?reveal=1
+    revealed = client.get(f"/_mock/calls/{key}", params={"reveal": "1"}).json()
+    assert ["x-key", "test-key"] in revealed["headers"]
     for key in ("1.5~0", "nonsense", f"{call.at!r}~1"):
         missing = client.get(f"/_mock/calls/{key}")
         assert (missing.status_code, missing.json()) == (

@@ -57,6 +57,12 @@ def test_from_env_reads_prefixed_variables_only() -> None:
         ("BFL_MOCK_UNKNOWN_TASK_STATUS_CODE", "500", "must be 200 or 404"),
         ("BFL_MOCK_GENERATION_SECONDS", "-1", "generation_seconds must not be negative"),
         ("BFL_MOCK_POLLS_UNTIL_READY", "-2", "polls_until_ready must not be negative"),
+        ("BFL_MOCK_CREDITS", "nan", "BFL_MOCK_CREDITS='nan' is not a valid float"),
+        ("BFL_MOCK_GENERATION_SECONDS", "inf", "'inf' is not a valid float"),
+        ("BFL_MOCK_MAX_BODY_BYTES", "0", "max_body_bytes must be at least 1"),
+        ("BFL_MOCK_MAX_CONNECTIONS", "0", "max_connections must be at least 1"),
+        ("BFL_MOCK_JOURNAL_BYTES", "-1", "journal_bytes must not be negative"),
+        ("BFL_MOCK_HEADER_TIMEOUT_SECONDS", "0", "header_timeout_seconds must be more than 0"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str, message: str) -> None:

@@ -95,8 +95,12 @@ def plan(
     statuses: Mapping[TaskStatus, str],
     price_override: float | None = None,
     replay: Mapping[str, Any] | None = None,
+    prompt_limit: int | None = None,
 ) -> Generation | Refused:
-    """Plan the generation ``body`` asks for (``replay``: the fields a draft bundle holds)."""
+    """Plan the generation ``body`` asks for (``replay``: the fields a draft bundle holds).
+
+    The task keeps the first ``prompt_limit`` characters of the prompt.
+    """
     effective = {**replay, **body} if replay else dict(body)
     width, height = behaviour.size.size(effective, inputs)
     breach = checks.first_breach(behaviour.checks, checks.Subject(effective, inputs, width, height))
@@ -108,7 +112,7 @@ def plan(
     if price_override is not None:
         price = dataclasses.replace(price, cost=price_override)
     failure = inputs.problem or (breach.message if breach else None)
-    prompt = str(effective.get(PROMPT) or "")
+    prompt = str(effective.get(PROMPT) or "")[:prompt_limit]
     is_video = behaviour.media is Media.VIDEO
     return Generation(
         endpoint=behaviour.path,
@@ -136,7 +140,12 @@ def plan(
         failure=failure,
         failure_status=behaviour.failed_input_status,
         sources=tuple(item.thumbnail for item in inputs.images if item.thumbnail),
-        draft_fields=_draft_fields(effective, width, height, duration)
+        draft_fields=_draft_fields(
+            {**effective, PROMPT: prompt} if effective.get(PROMPT) else effective,
+            width,
+            height,
+            duration,
+        )
         if effective.get(DRAFT) is True
         else None,
     )

@@ -29,9 +29,12 @@ PROMPT_TAG = "[mock:"
 PROMPT_DIRECTIVE = re.compile(re.escape(PROMPT_TAG) + r"([^\]]*)\]")
 HEADER = "x-bfl-mock"
 MAX_LATENCY_SECONDS = 300.0
-"""Injected delays are capped, so a long-tailed draw cannot hang a test run."""
+"""Injected delays are capped, so a long-tailed draw cannot hang a test run: a larger
+value or draw is cut to it."""
 MAX_SLOW_SECONDS = 300.0
 """A trickled reply takes at most this long (a stop cuts it sooner: shutdown_grace_seconds)."""
+MAX_LOGNORMAL_SIGMA = 10.0
+"""Beyond it nearly every draw is 0 or the cap: a mistake, not a distribution."""
 
 
 class DirectiveError(MockServerError):
@@ -58,7 +61,10 @@ class Latency:
         if self.kind == "uniform":
             seconds = rng.uniform(self.a, self.b)
         elif self.kind == "lognormal":
-            seconds = rng.lognormvariate(self.a, self.b)
+            try:
+                seconds = rng.lognormvariate(self.a, self.b)
+            except OverflowError:  # a draw far out in the tail
+                seconds = MAX_LATENCY_SECONDS
         else:
             seconds = self.a
         return min(seconds, MAX_LATENCY_SECONDS)
@@ -214,7 +220,7 @@ def _parse_fault(kind: str, value: str | None, item: str) -> Fault:
         if kind == "latency" and value is not None:
             return Fault(latency=_parse_latency(value))
         if kind == "slow" and value is not None:
-            return Fault(slow=min(_non_negative(float(value)), MAX_SLOW_SECONDS))
+            return Fault(slow=_seconds(value, MAX_SLOW_SECONDS))
         if kind == "drop" and value is None:
             return Fault(drop=True)
     except ValueError as error:
@@ -225,18 +231,37 @@ def _parse_fault(kind: str, value: str | None, item: str) -> Fault:
 
 def _parse_latency(value: str) -> Latency:
     kind, _, arguments = value.partition(":")
-    if kind in ("uniform", "lognormal"):
-        a, _, b = arguments.partition(":")
-        latency = Latency(kind, float(a), float(b))
-        if kind == "uniform" and not 0 <= latency.a <= latency.b:
-            raise ValueError("uniform needs 0 <= a <= b")
-        if kind == "lognormal" and latency.b < 0:
-            raise ValueError("lognormal needs sigma >= 0")
-        return latency
-    return Latency("fixed", _non_negative(float(value)))
+    if kind == "uniform":
+        a, b = (_seconds(text, math.inf) for text in arguments.partition(":")[::2])
+        if a > b:
+            raise ValueError("uniform needs a <= b")
+        return Latency(kind, min(a, MAX_LATENCY_SECONDS), min(b, MAX_LATENCY_SECONDS))
+    if kind == "lognormal":
+        mu, sigma = (_finite(text) for text in arguments.partition(":")[::2])
+        if mu > MAX_LOG_MEDIAN:
+            raise ValueError(
+                f"lognormal needs mu <= {MAX_LOG_MEDIAN:.2f} "
+                f"(a median of at most {MAX_LATENCY_SECONDS:g} s)"
+            )
+        if not 0 <= sigma <= MAX_LOGNORMAL_SIGMA:
+            raise ValueError(f"lognormal needs 0 <= sigma <= {MAX_LOGNORMAL_SIGMA:g}")
+        return Latency(kind, mu, sigma)
+    return Latency("fixed", _seconds(value))
 
 
-def _non_negative(seconds: float) -> float:
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError("seconds must be a finite, non-negative number")
-    return seconds
+MAX_LOG_MEDIAN = math.log(MAX_LATENCY_SECONDS)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text.strip()!r} is not a finite number")
+    return number
+
+
+def _seconds(text: str, most: float = MAX_LATENCY_SECONDS) -> float:
+    """Finite, not negative, and cut to ``most``."""
+    seconds = _finite(text)
+    if seconds < 0:
+        raise ValueError("seconds must not be negative")
+    return min(seconds, most)

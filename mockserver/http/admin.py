@@ -9,27 +9,41 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from mockserver.domain import scenarios
 from mockserver.domain.scenarios import DirectiveError, Scenario
+from mockserver.http.admin_bodies import (
+    CREDITS_SHAPE,
+    DIRECTIVES_SHAPE,
+    CreditsBody,
+    DirectivesBody,
+    problem,
+)
+from mockserver.http.admin_guard import (
+    ADMIN_ROOT,
+    guarded,
+    masked_body,
+    masked_headers,
+    revealed,
+)
 from mockserver.http.delivery import delivered
 from mockserver.http.runtime import Runtime
 from mockserver.render.azure import Delivered
 from mockserver.render.sample_urls import SAMPLE_STEM
-from mockserver.render.wire import detail, json_response
+from mockserver.render.wire import JSON, detail, encode_json_safely, json_response
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Call, Delivery, Task, filter_calls
 
-ADMIN_ROOT = "/_mock"
 WAIT_LOOK_SECONDS = 0.25
+JOURNAL_CHUNK_BYTES = 256 * 1024
 
 
 class Control:
@@ -40,6 +54,13 @@ class Control:
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the app serves on, for callers in other threads (``MockServer``)."""
         self._closing: asyncio.Event | None = None
+
+    @property
+    def secret_headers(self) -> frozenset[str]:
+        """Headers carrying keys and secrets, masked in the admin views unless revealed."""
+        names = {self._rt.spec.api_key_header, self._rt.settings.webhook_signature_header}
+        names |= {"authorization", "proxy-authorization", "cookie"}
+        return frozenset(name.lower() for name in names if name)
 
     async def start(self) -> None:
         """Start serving (the app's lifespan): the store, and the webhook worker."""
@@ -99,8 +120,10 @@ class Control:
             await self._rt.webhooks.changed(min(left, WAIT_LOOK_SECONDS))
 
     async def set_credits(self, api_key: str, credits: float) -> None:
+        """Set a key's balance (a ``pydantic.ValidationError`` unless finite and >= 0)."""
+        body = CreditsBody(api_key=api_key, credits=credits)
         await self._rt.start()
-        await self._rt.store.set_balance(api_key, credits, self._rt.clock.now())
+        await self._rt.store.set_balance(body.api_key, body.credits, self._rt.clock.now())
 
     async def balances(self) -> dict[str, float]:
         await self._rt.start()
@@ -154,9 +177,9 @@ class Control:
         return self._rt.results.sample_result(task, origin, server).sample
 
 
-def admin_routes(control: Control) -> list[BaseRoute]:
+def admin_routes(control: Control, token: str | None, public_url: str | None) -> list[BaseRoute]:
     def route(path: str, method: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
-        made = Route(ADMIN_ROOT + path, endpoint, methods=[method])
+        made = Route(ADMIN_ROOT + path, guarded(endpoint, token, public_url), methods=[method])
         made.methods = {method}
         return made
 
@@ -164,18 +187,26 @@ def admin_routes(control: Control) -> list[BaseRoute]:
         query = request.query_params
         try:
             status = int(query["status"]) if "status" in query else None
+            limit = int(query["limit"]) if "limit" in query else None
         except ValueError:
-            return detail(400, "status must be an integer")
+            return detail(400, "status and limit must be integers")
+        if limit is not None and limit < 0:
+            return detail(400, "limit must not be negative")
         calls = await control.calls(
             path=query.get("path"), status=status, verdict=query.get("verdict")
         )
-        return json_response([_call_json(call) for call in calls])
+        if limit is not None:
+            calls = calls[len(calls) - limit :]
+        secret = frozenset() if revealed(request) else control.secret_headers
+        return StreamingResponse(_json_array(calls, secret), media_type=JSON)
 
     async def tasks(request: Request) -> Response:
         return json_response([_task_json(task) for task in await control.tasks()])
 
     async def webhooks(request: Request) -> Response:
-        return json_response([_delivery_json(delivery) for delivery in await control.deliveries()])
+        secret = frozenset() if revealed(request) else control.secret_headers
+        deliveries = await control.deliveries()
+        return json_response([_delivery_json(delivery, secret) for delivery in deliveries])
 
     async def get_scenario(request: Request) -> Response:
         return json_response(_scenario_json(await control.scenario()))
@@ -183,8 +214,12 @@ def admin_routes(control: Control) -> list[BaseRoute]:
     async def put_scenario(request: Request) -> Response:
         text = (await request.body()).decode(errors="replace")
         try:
-            scenario = await control.set_scenario(_directives(text))
-        except (DirectiveError, ValueError) as error:
+            directives = _directives(text)
+        except ValidationError as error:
+            return detail(400, problem(error, DIRECTIVES_SHAPE))
+        try:
+            scenario = await control.set_scenario(directives)
+        except DirectiveError as error:
             return detail(400, str(error))
         return json_response(_scenario_json(scenario))
 
@@ -194,12 +229,11 @@ def admin_routes(control: Control) -> list[BaseRoute]:
 
     async def put_credits(request: Request) -> Response:
         try:
-            payload = json.loads(await request.body())
-            api_key, credits = str(payload["api_key"]), float(payload["credits"])
-        except (ValueError, KeyError, TypeError):
-            return detail(400, 'send {"api_key": "<key>", "credits": <number>}')
-        await control.set_credits(api_key, credits)
-        return json_response({"api_key": api_key, "credits": credits})
+            body = CreditsBody.model_validate_json(await request.body())
+        except ValidationError as error:
+            return detail(400, problem(error, CREDITS_SHAPE))
+        await control.set_credits(body.api_key, body.credits)
+        return json_response({"api_key": body.api_key, "credits": body.credits})
 
     async def reset(request: Request) -> Response:
         await control.reset()
@@ -221,14 +255,32 @@ def _directives(text: str) -> str:
     """Directives sent as plain text, or as ``{"directives": "..."}``."""
     stripped = text.strip()
     if stripped.startswith("{"):
-        value = json.loads(stripped).get("directives", "")
-        if not isinstance(value, str):
-            raise ValueError('"directives" must be a string')
-        return value
+        return DirectivesBody.model_validate_json(stripped).directives
     return stripped
 
 
-def _call_json(call: Call) -> dict[str, Any]:
+async def _json_array(calls: tuple[Call, ...], secret: frozenset[str]) -> AsyncIterator[bytes]:
+    """The journal as a JSON array, sent a few entries at a time.
+
+    A large journal costs no copy of itself as one text, and other requests are
+    answered between the pieces.
+    """
+    pieces, size = [b"["], 1
+    for number, call in enumerate(calls):
+        piece = encode_json_safely(_call_json(call, secret))
+        pieces.append(b"," + piece if number else piece)
+        size += len(piece) + 1
+        if size >= JOURNAL_CHUNK_BYTES:
+            yield b"".join(pieces)
+            pieces, size = [], 0
+            await asyncio.sleep(0)  # sending need not wait: let other requests in
+    pieces.append(b"]")
+    yield b"".join(pieces)
+
+
+def _call_json(call: Call, secret: frozenset[str]) -> dict[str, Any]:
+    """A journal entry; the values of ``secret`` headers and webhook secrets masked."""
+    body = call.body.decode(errors="replace")
     return {
         "at": call.at,
         "method": call.method,
@@ -239,8 +291,9 @@ def _call_json(call: Call) -> dict[str, Any]:
         "verdict": call.verdict,
         "problems": list(call.problems),
         "response_problems": list(call.response_problems),
-        "headers": dict(call.headers),
-        "body": call.body.decode(errors="replace"),
+        "headers": masked_headers(call.headers, secret),
+        "body": masked_body(body) if secret else body,
+        "truncated": list(call.truncated),
     }
 
 
@@ -260,7 +313,7 @@ def _task_json(task: Task) -> dict[str, Any]:
     }
 
 
-def _delivery_json(delivery: Delivery) -> dict[str, Any]:
+def _delivery_json(delivery: Delivery, secret: frozenset[str]) -> dict[str, Any]:
     return {
         "task_id": delivery.task_id,
         "url": delivery.url,
@@ -268,7 +321,7 @@ def _delivery_json(delivery: Delivery) -> dict[str, Any]:
         "skipped": delivery.skipped,
         "note": delivery.note,
         "attempts": [dataclasses.asdict(attempt) for attempt in delivery.attempts],
-        "headers": dict(delivery.headers),
+        "headers": masked_headers(delivery.headers, secret),
         "body": delivery.body.decode(),
     }
 

@@ -14,11 +14,12 @@ import functools
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -30,11 +31,13 @@ from mockserver.domain.lifecycle import Progression
 from mockserver.domain.scenarios import DirectiveError
 from mockserver.errors import SettingsError
 from mockserver.http import delivery, handlers
-from mockserver.http.admin import ADMIN_ROOT, Control, admin_routes
+from mockserver.http.admin import Control, admin_routes
+from mockserver.http.admin_guard import ADMIN_ROOT
 from mockserver.http.dashboard import dashboard_routes
 from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.journal import Journal
-from mockserver.http.routing import MockApp
+from mockserver.http.limits import TOO_LARGE, BodyTooLarge
+from mockserver.http.routing import ExceptionHandler, MockApp
 from mockserver.http.runtime import DRAFTS, SIGNING, Runtime
 from mockserver.render import bodies, fastapi_errors, wire
 from mockserver.render.images import ImageCache, ImageRequest, render
@@ -66,6 +69,7 @@ def make_store(settings: MockSettings) -> Store:
             journal_limit=settings.journal_limit,
             task_limit=settings.task_limit,
             retention=settings.task_retention_seconds,
+            journal_bytes=settings.journal_bytes,
         )
     from mockserver.state.redis_store import RedisStore, is_redis_url
 
@@ -174,7 +178,7 @@ def create_app(
         from mockserver.spec.conformance import ResponseChecker
 
         checker = ResponseChecker(spec)
-    journal = Journal(store, clock, checker)
+    journal = Journal(store, clock, checker, settings.journal_body_bytes)
     builder = ModelBuilder(spec)
     key_header = spec.api_key_header
     routes: list[BaseRoute] = []
@@ -197,7 +201,7 @@ def create_app(
         route.methods = {operation.method}  # FastAPI adds no implicit HEAD
         routes.append(route)
     if settings.admin:
-        routes.extend(admin_routes(control))
+        routes.extend(admin_routes(control, settings.admin_token, settings.public_url))
     routes.append(Route(OPENAPI_ROUTE, _plain_endpoint(runtime, journal, handlers.openapi)))
     routes.append(
         Route(
@@ -208,7 +212,7 @@ def create_app(
     )
     if settings.admin:
         # After the delivery route: a download, not a dashboard, is the hot path.
-        routes.extend(dashboard_routes(control))
+        routes.extend(dashboard_routes(control, settings.admin_token, settings.public_url))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -239,13 +243,34 @@ def create_app(
         headers = {"Retry-After": str(settings.retry_after_seconds)}
         return wire.detail(503, UNAVAILABLE, headers)
 
+    async def too_large(request: Request, error: Exception) -> Response:
+        response = wire.detail(413, TOO_LARGE)
+        if not request.scope["path"].startswith(
+            ADMIN_ROOT + "/"
+        ):  # admin calls are not API traffic
+            await journal.record(
+                request, response, operation=None, problems=(str(error),), body=b""
+            )
+        return response
+
+    async def client_gone(request: Request, error: Exception) -> None:
+        """A client that closed mid-upload is owed no answer, and its leaving is no error."""
+        return None
+
     elsewhere = ElsewhereNotice(settings.spec)
+    handlers_by_error: dict[Any, ExceptionHandler] = {
+        HTTPException: http_error,
+        StoreUnavailable: store_unavailable,
+        ClientDisconnect: client_gone,
+        BodyTooLarge: too_large,
+    }
     app = MockApp(
         routes=routes,
-        exception_handlers={HTTPException: http_error, StoreUnavailable: store_unavailable},
+        exception_handlers=handlers_by_error,
         lifespan=lifespan,
     )
     app.control = control
+    app.max_body = settings.max_body_bytes
     return app
 
 

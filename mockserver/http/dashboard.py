@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from mockserver.http.admin import ADMIN_ROOT, Control
+from mockserver.http.admin import Control
+from mockserver.http.admin_guard import ADMIN_ROOT, guarded, masked_body, masked_pairs, revealed
 from mockserver.render.dashboard import (
     MEDIA_ROUTE,
     Lists,
@@ -52,9 +53,11 @@ def static_file(name: str) -> bytes:
     return static.joinpath(name).read_bytes()
 
 
-def dashboard_routes(control: Control) -> list[BaseRoute]:
+def dashboard_routes(
+    control: Control, token: str | None, public_url: str | None
+) -> list[BaseRoute]:
     def route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
-        made = Route(ADMIN_ROOT + path, endpoint, methods=["GET"])
+        made = Route(ADMIN_ROOT + path, guarded(endpoint, token, public_url), methods=["GET"])
         made.methods = {"GET"}
         return made
 
@@ -77,7 +80,11 @@ def dashboard_routes(control: Control) -> list[BaseRoute]:
         found = find_call(await control.calls(), request.path_params["key"])
         if found is None:
             return detail(404, "no such request in the journal (only journal_limit are kept)")
-        return json_response(call_detail(found))
+        shown = call_detail(found)
+        if not revealed(request):
+            shown["headers"] = masked_pairs(shown["headers"], control.secret_headers)
+            shown["body"] = masked_body(shown["body"])
+        return json_response(shown)
 
     async def media(request: Request) -> Response:
         task = await control.task(request.path_params["task_id"])

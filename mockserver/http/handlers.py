@@ -62,6 +62,7 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
         statuses=rt.spec.statuses,
         price_override=rt.settings.price_override(op.path, known=behaviour.known),
         replay=replay,
+        prompt_limit=rt.settings.prompt_chars_kept,
     )
     if isinstance(planned, Refused):
         return await shaped(rt, fastapi_errors.refusal(planned, accepted.raw_body), fault)

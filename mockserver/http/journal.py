@@ -21,13 +21,19 @@ if TYPE_CHECKING:
 
 HEADER_PAIRS_KEPT = 4096
 _BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+KEPT_MEDIA = (b"application/json", b"text/", b"application/xml")
+"""Response bodies of these types are kept (cut to the limit); media never are."""
+BODY, RESPONSE_BODY = "body", "response_body"
 
 
 class Journal:
     """Records each exchange in the store, checking the mock's answer in strict mode."""
 
-    def __init__(self, store: Store, clock: Clock, checker: ResponseChecker | None) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, checker: ResponseChecker | None, body_limit: int
+    ) -> None:
         self._store = store
+        self._body_limit = body_limit
         self._clock = clock
         self._checker = checker
         # Decoded header pairs, shared by every entry that has them: clients send the
@@ -42,17 +48,28 @@ class Journal:
         *,
         operation: Operation | None,
         problems: tuple[str, ...] = (),
+        body: bytes | None = None,
     ) -> None:
+        """Journal an exchange; ``body`` is the request's, when it was not (fully) read."""
         scope = request.scope
-        # A request without Content-Length or Transfer-Encoding has no body (RFC 9112
-        # 6.3): most polls and downloads. Reading it would still wait on the server.
-        body = await request.body() if _may_have_body(scope["headers"]) else b""
+        if body is None:
+            # A request without Content-Length or Transfer-Encoding has no body (RFC 9112
+            # 6.3): most polls and downloads. Reading it would still wait on the server.
+            body = await request.body() if _may_have_body(scope["headers"]) else b""
         response_body = bytes(response.body)
         response_problems: tuple[str, ...] = ()
         if self._checker is not None and operation is not None:
             response_problems = self._checker.problems(
                 operation, response.status_code, response_body
             )
+        truncated: tuple[str, ...] = ()
+        limit = self._body_limit
+        if len(body) > limit:
+            body, truncated = body[:limit], (BODY,)
+        if response_body and not _kept(response.raw_headers):
+            response_body, truncated = b"", (*truncated, RESPONSE_BODY)
+        elif len(response_body) > limit:
+            response_body, truncated = response_body[:limit], (*truncated, RESPONSE_BODY)
         # Read straight from the ASGI scope: request.url would build and re-split a
         # URL on every request just to give back the path and query uvicorn parsed.
         call = Call(
@@ -67,6 +84,7 @@ class Journal:
             operation_id=operation.operation_id if operation else None,
             problems=problems,
             response_problems=response_problems,
+            truncated=truncated,
         )
         with contextlib.suppress(StoreUnavailable):  # the answer already says the store is lost
             await self._store.record_call(call)
@@ -91,3 +109,11 @@ def _may_have_body(headers: list[tuple[bytes, bytes]]) -> bool:
         if name in _BODY_HEADERS:
             return True
     return False
+
+
+def _kept(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a response's body is text the journal keeps (not a downloaded file)."""
+    for name, value in headers:
+        if name == b"content-type":
+            return value.startswith(KEPT_MEDIA)
+    return True

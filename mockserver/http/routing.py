@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
+from mockserver.http.limits import limited
 from mockserver.render.fastapi_errors import internal_error
 
 if TYPE_CHECKING:
@@ -43,10 +44,14 @@ ExceptionHandler = Callable[[Request, Exception], Any]
 class MockApp(Starlette):
     control: Control
     """Steers the mock from Python (async): scenario, journal, tasks, credits, reset."""
+    max_body: int | None = None
+    """Largest request body (``BodyTooLarge`` past it), or no limit."""
     _constant: dict[tuple[str, str], Endpoint] | None = None
     _parametrised: list[Route] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.max_body is not None and scope["type"] == "http":
+            receive = limited(scope, receive, self.max_body)
         if scope["type"] == "http" and not scope.get("root_path"):
             if self._constant is None:
                 self._constant, self._parametrised = self.direct_routes()

@@ -21,6 +21,7 @@ import uvicorn
 
 from mockserver.errors import ServerStartError
 from mockserver.render.shaping import ConnectionDropped
+from mockserver.serving.guarded_http import LimitedConfig
 from mockserver.settings import MockSettings
 from mockserver.state.records import Call, Delivery, Task
 
@@ -96,14 +97,21 @@ def off_contract(calls: Iterable[Call]) -> list[str]:
 
 
 def uvicorn_config(app: Starlette | str, settings: MockSettings) -> uvicorn.Config:
-    """The fast defaults: uvloop and httptools when installed, no per-request log line."""
+    """The fast defaults, and the limits on connections and request heads.
+
+    uvloop when installed, httptools with the head limits, no per-request log line,
+    and ``max_connections`` as uvicorn's ``limit_concurrency``.
+    """
     error_log = logging.getLogger("uvicorn.error")
     if _QUIET_DROPS not in error_log.filters:
         error_log.addFilter(_QUIET_DROPS)
-    return uvicorn.Config(
+    return LimitedConfig(
         app,
+        max_head_bytes=settings.max_header_bytes,
+        head_timeout=settings.header_timeout_seconds,
+        limit_concurrency=settings.max_connections,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         loop="auto",
-        http="auto",
         lifespan="on",
         access_log=settings.access_log,
         log_level="info" if settings.access_log else "warning",
@@ -138,10 +146,9 @@ class MockUvicorn(uvicorn.Server):
 
 
 def server_stack() -> str:
-    """What ``loop="auto"`` and ``http="auto"`` give: uvloop and httptools when installed."""
+    """What ``loop="auto"`` gives (uvloop when installed), and httptools."""
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    return f"uvicorn on {loop} + {http}"
+    return f"uvicorn on {loop} + httptools"
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -217,6 +224,12 @@ class MockServer:
     def api_key(self) -> str:
         """A key the mock accepts: the first configured one, else a fixed test key."""
         return min(self.settings.api_keys, default=DEFAULT_TEST_KEY)
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """What a request to the admin API under ``/_mock`` sends: the token, if one is set."""
+        token = self.settings.admin_token
+        return {} if token is None else {"Authorization": f"Bearer {token}"}
 
     @property
     def control(self) -> Control:

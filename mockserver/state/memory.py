@@ -34,10 +34,17 @@ class _Unfinished:
 
 class MemoryStore:
     def __init__(
-        self, *, starting_credits: float, journal_limit: int, task_limit: int, retention: float
+        self,
+        *,
+        starting_credits: float,
+        journal_limit: int,
+        task_limit: int,
+        retention: float,
+        journal_bytes: int | None = None,
     ) -> None:
         self._starting = starting_credits
         self._journal_limit = journal_limit
+        self._journal_bytes_limit = journal_bytes
         self._task_limit = task_limit
         self._retention = retention
         self._reset()
@@ -53,7 +60,9 @@ class MemoryStore:
         self._unfinished: dict[str | None, dict[str, _Unfinished]] = collections.defaultdict(dict)
         self._due: dict[str | None, list[tuple[float, str]]] = collections.defaultdict(list)
         self._balances: dict[str, float] = {}
-        self._journal: collections.deque[Call] = collections.deque(maxlen=self._journal_limit)
+        self._journal: collections.deque[Call] = collections.deque()
+        self._journal_weights: collections.deque[int] = collections.deque()
+        self._journal_bytes = 0
         self._deliveries: dict[str, Delivery] = {}
         self._queue: list[tuple[float, str]] = []
         """Deliveries by when they are next due (a heap; stale entries are skipped)."""
@@ -212,7 +221,17 @@ class MemoryStore:
     # -- journal --------------------------------------------------------------------------
 
     async def record_call(self, call: Call) -> None:
-        self._journal.append(call)
+        journal, weights = self._journal, self._journal_weights
+        weight = call.weight
+        journal.append(call)
+        weights.append(weight)
+        self._journal_bytes += weight
+        most = self._journal_bytes_limit
+        while len(journal) > self._journal_limit or (
+            most is not None and self._journal_bytes > most and journal
+        ):
+            journal.popleft()
+            self._journal_bytes -= weights.popleft()
 
     async def calls(self) -> list[Call]:
         return list(self._journal)

@@ -16,6 +16,8 @@ from mockserver.domain.generation import Generation
 from mockserver.spec.openapi import TaskStatus
 
 ACCEPTED, REJECTED = "accepted", "rejected"
+CALL_OVERHEAD = 512
+"""Bytes a journal entry costs beyond its bodies and headers (objects, path, problems)."""
 SERVER_SCOPE = ""
 """Fault counters of the server-wide scenario (task scopes use the task id)."""
 
@@ -156,6 +158,15 @@ class Call:
     """Why the request broke the contract (empty when the mock accepted it)."""
     response_problems: tuple[str, ...] = ()
     """Where the mock's own answer broke the spec (strict mode)."""
+    truncated: tuple[str, ...] = ()
+    """Which of ``body`` and ``response_body`` were cut to ``journal_body_bytes`` (or, for
+    a downloaded file, left out)."""
+
+    @property
+    def weight(self) -> int:
+        """Roughly the bytes this entry holds, for the journal's byte limit."""
+        headers = sum(len(name) + len(value) for name, value in self.headers)
+        return CALL_OVERHEAD + len(self.body) + len(self.response_body) + headers
 
     @property
     def accepted(self) -> bool:
