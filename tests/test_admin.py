@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 from starlette.testclient import TestClient
 
-from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory, WebhookReceiver
+from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory, WebhookReceiver, in_app
 
 
 def test_scenario_set_read_and_cleared_over_http(client: TestClient) -> None:
@@ -98,10 +97,7 @@ def test_webhook_deliveries_are_listed(client: TestClient) -> None:
         body = {"webhook_url": receiver.url, "webhook_secret": "s"}
         task_id = client.post(SUBMIT, json=body, headers=AUTH).json()["id"]
         receiver.wait(1)
-        deadline = time.monotonic() + 5
-        while not client.get("/_mock/webhooks").json()[0]["delivered"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        in_app(client, client.app.control.wait_for_deliveries(1))  # type: ignore[attr-defined]
     (listed,) = client.get("/_mock/webhooks", params={"reveal": "1"}).json()
     assert (listed["task_id"], listed["url"], listed["skipped"]) == (task_id, receiver.url, False)
     assert listed["attempts"] == [{"at": listed["attempts"][0]["at"], "status": 200, "error": None}]
