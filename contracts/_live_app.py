@@ -11,10 +11,9 @@ on a regional one (``api.bfl.ai`` -> ``api.us1.bfl.ai``).
 from __future__ import annotations
 
 import socket
-from types import TracebackType
 from typing import Any
 
-from mockserver.serving.server import BackgroundServer, listen
+from mockserver.serving.server import BackgroundServer, Served, listen
 from mockserver.settings import MockSettings
 
 LOOPBACK = "127.0.0.1"
@@ -30,7 +29,7 @@ def origin_of(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-class LiveApp:
+class LiveApp(Served):
     """An ASGI ``app`` served on loopback from a background thread, as a context manager.
 
     It listens on ``origins`` free ports (``origins`` lists their base URLs, ``url`` the
@@ -54,19 +53,3 @@ class LiveApp:
         served.start()
         self._served = served
         return self
-
-    def stop(self) -> None:
-        if self._served is not None:
-            self._served.stop()
-            self._served = None
-
-    def __enter__(self) -> LiveApp:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

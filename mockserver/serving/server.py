@@ -197,7 +197,39 @@ class BackgroundServer:
             sock.close()
 
 
-class MockServer:
+ServedT = TypeVar("ServedT", bound="Served")
+
+
+class Served:
+    """Something a ``BackgroundServer`` serves once started: ``start()``/``stop()``, or ``with``.
+
+    A subclass's ``start()`` makes the server and keeps it in ``_served``; stopping and
+    the context manager are the same for every one.
+    """
+
+    _served: BackgroundServer | None = None
+
+    def start(self: ServedT) -> ServedT:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._served is not None:
+            self._served.stop()
+            self._served = None
+
+    def __enter__(self: ServedT) -> ServedT:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class MockServer(Served):
     """A started-on-demand live mock. Use as a context manager, or ``start()``/``stop()``."""
 
     def __init__(self, settings: MockSettings | None = None, *, app: MockApp | None = None) -> None:
@@ -302,19 +334,3 @@ class MockServer:
         served.start()
         self._served, self._port = served, sock.getsockname()[1]
         return self
-
-    def stop(self) -> None:
-        if self._served is not None:
-            self._served.stop()
-            self._served = None
-
-    def __enter__(self) -> MockServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
