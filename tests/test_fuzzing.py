@@ -18,9 +18,10 @@ from contracts import (
     fuzz_client,
     load_contract,
 )
+from mockserver.render.video import probe_video
 from mockserver.spec.openapi import OperationKind
 
-from broken_clients import GenerationFailed, generate
+from broken_clients import FINAL, MAX_POLLS, GenerationFailed, generate
 from support import profile_examples
 
 pytestmark = [pytest.mark.contracts]
@@ -128,3 +129,58 @@ def test_a_client_that_fails_now_and_then_is_reported_as_flaky() -> None:
 
     with pytest.raises(ClientBroke, match="the client failed, but not every time on the same"):
         fuzz_client(sometimes, max_examples=20, seed=SEED)
+
+
+OCTOBER = load_contract("2026-10")
+VIDEO = "/v1/flux-3-video"
+VIDEO_EXAMPLES = 5
+"""Each example renders a real 5 s clip: a few are enough to cross the video answers."""
+
+
+def make_clip(base_url: str, api_key: str, flaw: str | None = None) -> tuple[int, int]:
+    """A small flux-3-video client: t2v at hd 16:9, followed to its clip; the clip's size."""
+    body = {"mode": "t2v", "prompt": "a fox", "resolution": "hd", "aspect_ratio": "16:9"}
+    with httpx.Client(base_url=base_url, headers={"x-key": api_key}, timeout=60) as http:
+        submitted = http.post(VIDEO, json=body).raise_for_status().json()
+        if flaw == "prices_on_submit":  # the flaw: video settles its cost at the end
+            print(f"charged {submitted['cost']:.1f} credits")
+        for _ in range(MAX_POLLS):
+            polled = http.get(submitted["polling_url"]).json()
+            if polled["status"] == "Ready":
+                clip = http.get(polled["result"]["sample"]).raise_for_status().content
+                info = probe_video(clip)
+                return info.width, info.height
+            if polled["status"] in FINAL:
+                raise GenerationFailed(polled["status"])
+    raise GenerationFailed("no final status")
+
+
+def test_a_correct_video_client_survives_the_video_answers_and_gets_real_clips() -> None:
+    sizes: list[tuple[int, int]] = []
+
+    def client(base_url: str, api_key: str) -> None:
+        sizes.append(make_clip(base_url, api_key))
+
+    ran = fuzz_client(
+        client,
+        contract=OCTOBER,
+        expected=(GenerationFailed,),
+        max_examples=VIDEO_EXAMPLES,
+        seed=SEED,
+    )
+    assert ran >= VIDEO_EXAMPLES
+    assert sizes and set(sizes) == {(1280, 704)}, sizes  # hd at 16:9, the published table
+
+
+def test_a_video_client_that_prices_on_submit_is_caught() -> None:
+    flawed = functools.partial(make_clip, flaw="prices_on_submit")
+    with pytest.raises(ClientBroke) as caught:
+        fuzz_client(flawed, contract=OCTOBER, expected=(GenerationFailed,),
+                    max_examples=VIDEO_EXAMPLES, seed=SEED)  # fmt: skip
+    # Shrunk to the first answer, without a cost at all.
+    assert str(caught.value).startswith(
+        "the client raised KeyError: 'cost'\n"
+        "on these answers (the smallest hypothesis found):\n"
+        "  1. POST http://127.0.0.1:"
+    )
+    assert '{"id":"00000000-0000-4000-8000-000000000001","polling_url":' in str(caught.value)
