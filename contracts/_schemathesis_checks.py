@@ -35,7 +35,12 @@ from contracts._exchanges import Exchange, Request, Response
 from contracts._targets import REQUEST_TIMEOUT_SECONDS
 from contracts._task_follower import DEFAULT_MAX_POLLS, LIVE_POLL_INTERVAL, TaskFollower
 from contracts.checks import CHECKS, Needs, RegisteredCheck, select_names
-from contracts.tolerances import read_laxly, tolerated_status, validator_refusal
+from contracts.tolerances import (
+    failed_task_poll,
+    read_laxly,
+    tolerated_status,
+    validator_refusal,
+)
 from mockserver.spec.openapi import JsonSchema, Operation, OperationKind
 
 SchemathesisCheck = Callable[[Any, SchemathesisResponse, Any], bool | None]
@@ -259,11 +264,12 @@ def _positive_data_acceptance(contract: Contract) -> SchemathesisCheck:
     return _tolerant(
         contract,
         "positive_data_acceptance",
-        lambda contract, operation, response, case: validator_refusal(
-            response.status_code, response.content
+        lambda contract, operation, response, case: (
+            validator_refusal(response.status_code, response.content)
+            or failed_task_poll(contract, operation, response.status_code, response.content)
         ),
         "The built-in positive_data_acceptance, minus refusals by a business rule (a 422 of"
-        " validators' value_errors).",
+        " validators' value_errors) and failed tasks' polls (their task body, with a 422).",
     )
 
 

@@ -9,6 +9,9 @@ things the spec does not say:
 * pydantic's lax mode: the server accepts some values of the wrong JSON type because
   it converts them (``"5"`` or ``5.0`` for an integer, ``0``/``"yes"`` for a boolean).
   Accepting such a value is not "accepting invalid data".
+* A failed task's poll: the real API answers the poll of a task that failed on its
+  input (an unreadable video, a clip too short) with its task body, status Error, and
+  HTTP 422, although the request itself was valid.
 * Business rules no schema states: pydantic validators of BFL's models refuse some
   schema-valid bodies (an aspect ratio out of range, an empty one, a canvas too big, a
   draft at a resolution drafts do not have) with a 422 whose errors are all of type
@@ -89,6 +92,20 @@ def validator_refusal(status: int, body: bytes) -> bool:
         isinstance(errors, list)
         and bool(errors)
         and all(isinstance(e, dict) and e.get("type") == VALIDATOR_ERROR for e in errors)
+    )
+
+
+def failed_task_poll(contract: Contract, operation: Operation, status: int, body: bytes) -> bool:
+    """Whether a poll's 422 is a failed task's answer: its task body, status Error."""
+    if operation.kind is not OperationKind.RESULT or status != 422:
+        return False
+    document = _json(body)
+    schema = contract.response_schema(contract.result_operation, 200)
+    return (
+        isinstance(document, dict)
+        and document.get(STATUS) == contract.status(TaskStatus.ERROR)
+        and schema is not None
+        and not contract.errors(document, schema)
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 from contracts import load_contract
 from contracts.tolerances import (
     OUT_OF_SPEC_STATUSES,
+    failed_task_poll,
     read_laxly,
     tolerated_status,
     validator_refusal,
@@ -121,3 +122,29 @@ def test_only_a_business_rules_refusal_of_valid_data_is_forgiven(
     status: int, body: Any, forgiven: bool
 ) -> None:
     assert validator_refusal(status, json.dumps(body).encode()) is forgiven
+
+
+FAILED_TASK = {
+    "id": "t",
+    "status": "Error",
+    "result": None,
+    "progress": None,
+    "details": {"error": "Invalid or corrupted image input"},
+    "preview": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "body", "forgiven"),
+    [
+        (POLL, 422, FAILED_TASK, True),
+        (POLL, 422, {**FAILED_TASK, "status": "Ready"}, False),  # only a failed task
+        (POLL, 422, {"detail": [VALIDATOR_ERROR]}, False),  # a refused poll is still checked
+        (POLL, 500, FAILED_TASK, False),
+        (SUBMIT, 422, FAILED_TASK, False),
+    ],
+)
+def test_a_failed_tasks_poll_may_answer_422_with_its_task_body(
+    operation: Any, status: int, body: Any, forgiven: bool
+) -> None:
+    assert failed_task_poll(CONTRACT, operation, status, json.dumps(body).encode()) is forgiven

@@ -159,7 +159,8 @@ SIZES = [
     # Ultra: about 4 MiP at the aspect ratio, sides multiples of 64 (partner table).
     ("/v1/flux-pro-1.1-ultra", {"prompt": "x", "aspect_ratio": "21:9"}, (3136, 1344)),
     # Sides no schema bounds: capped so the other side keeps one step, then scaled to 4 MiP.
-    ("/v1/flux-2-klein-9b", {"prompt": "x", "width": 64, "height": 10**309}, (32, 131_072)),
+    ("/v1/flux-2-klein-9b", {"prompt": "x", "width": 64, "height": 10**309,
+                             "output_format": "png"}, (32, 131_072)),
     ("/v1/flux-2-klein-9b", {"prompt": "x", "width": 10**20, "height": 10**20}, (2048, 2048)),
     # FLUX 3 image: the tier's area at the aspect ratio; auto follows the first reference.
     ("/v1/flux-3-image", {"prompt": "x", "resolution": "2k", "aspect_ratio": "16:9"},
@@ -422,13 +423,21 @@ def test_a_60_mb_body_holding_no_video_fails_as_any_unreadable_video(oct: TestCl
          "aspect_ratio must be between 3:7 and 7:3"),
         ("/v1/flux-tools/video-edit-v1", {"prompt": "x", "video": clip(seconds=16.0)}, 422,
          "The source video is longer than 15 seconds"),
+        # Sides no format can hold (no schema bounds FLUX.2's width and height).
+        ("/v1/flux-2-pro", {"prompt": "x", "width": 64, "height": 20_000, "output_format":
+         "webp"}, 422, "A webp image holds at most 16383 pixels a side, not 64x20000: ask for "
+         "another size or output_format"),
+        ("/v1/flux-2-klein-9b", {"prompt": "x", "width": 64, "height": 10**309, "output_format":
+         "jpeg"}, 422, "A jpeg image holds at most 65535 pixels a side, not 32x131072: ask for "
+         "another size or output_format"),
     ],
 )  # fmt: skip
 def test_business_rules_refuse_the_submit_as_a_validator_would(
     oct: TestClient, path: str, body: dict[str, Any], status: int, detail: str
 ) -> None:
     response = oct.post(path, json=body, headers=AUTH)
-    field = next((name for name in ("resolution", "aspect_ratio") if name in detail), None)
+    fields = ("resolution", "aspect_ratio", "output_format")
+    field = next((name for name in fields if name in detail), None)
     # A pydantic validator raising ValueError: loc body (or the field), the input quoted.
     expected: dict[str, Any] = {
         "type": "value_error",

@@ -86,6 +86,16 @@ class Refused:
     field: str | None = None
 
 
+FORMAT_MAX_SIDE = {"webp": 16383, "jpeg": 65535}
+"""The longest side each image format can hold (WebP's and JPEG's own limits)."""
+
+
+def _output_format(behaviour: EndpointBehaviour, effective: Mapping[str, Any]) -> str:
+    if behaviour.media is Media.VIDEO:
+        return behaviour.default_format
+    return str(effective.get(OUTPUT_FORMAT) or behaviour.default_format)
+
+
 def plan(
     body: Mapping[str, Any],
     behaviour: EndpointBehaviour,
@@ -106,6 +116,15 @@ def plan(
     breach = checks.first_breach(behaviour.checks, checks.Subject(effective, inputs, width, height))
     if breach is not None and breach.outcome is checks.Outcome.REFUSE:
         return Refused(breach.status, breach.message, breach.field)
+    output_format = _output_format(behaviour, effective)
+    most = FORMAT_MAX_SIDE.get(output_format)
+    if behaviour.media is not Media.VIDEO and most is not None and max(width, height) > most:
+        return Refused(
+            422,
+            f"A {output_format} image holds at most {most} pixels a side, "
+            f"not {width}x{height}: ask for another size or output_format",
+            OUTPUT_FORMAT,
+        )
     duration = _duration(behaviour, effective, inputs)
     order = Order(effective, width, height, duration, inputs.images)
     price = behaviour.formula_for(effective).price(order)
@@ -122,9 +141,7 @@ def plan(
         seed=effective.get(SEED),
         width=width,
         height=height,
-        output_format=behaviour.default_format
-        if is_video
-        else str(effective.get(OUTPUT_FORMAT) or behaviour.default_format),
+        output_format=output_format,
         quote=price,
         media=behaviour.media,
         duration=duration,
