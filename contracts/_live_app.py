@@ -42,7 +42,6 @@ class LiveApp(Served):
         self.app = app
         self.sockets = sockets or [bind_loopback() for _ in range(origins)]
         self.origins = tuple(origin_of(sock) for sock in self.sockets)
-        self._served: BackgroundServer | None = None
 
     @property
     def url(self) -> str:

@@ -21,9 +21,9 @@ from mockserver import __version__
 from mockserver.domain.endpoints import BehaviourTable, load_table
 from mockserver.errors import MockServerError
 from mockserver.extras import MissingExtra
-from mockserver.http.addresses import is_loopback
-from mockserver.http.admin_guard import ADMIN_ROOT
+from mockserver.http.addresses import is_loopback_host
 from mockserver.http.app import create_app
+from mockserver.render.dashboard import ADMIN_ROOT
 from mockserver.serving.server import listen, server_stack
 from mockserver.serving.workers import reachable, serve
 from mockserver.settings import MockSettings, Timing, env_name, parse_value
@@ -144,12 +144,12 @@ def _serve(args: argparse.Namespace, settings: MockSettings) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         spec = load_spec(settings.spec)
-        create_app(settings, spec=spec)  # a setting or spec the mock cannot serve stops here
+        app = create_app(settings, spec=spec)  # a setting or spec the mock cannot serve stops here
         asyncio.run(reachable(settings))
         with listen(settings.host, settings.port) as sock:
             origin = f"http://{settings.host}:{sock.getsockname()[1]}"
             print(banner(settings, spec, origin), flush=True)
-            serve(settings, [sock])
+            serve(settings, [sock], app)
     except KeyboardInterrupt:
         pass  # a normal stop, after the graceful shutdown
     return 0
@@ -212,14 +212,10 @@ def banner(settings: MockSettings, spec: Spec, origin: str) -> str:
     processes = "one process" if settings.workers == 1 else f"{settings.workers} processes"
     lines.append(f"  server: {server_stack()}, {processes}; a line per request: {request_log}")
     lines.append(f"  state: {settings.store}")
-    if settings.admin and settings.admin_token is None and not _is_loopback_host(settings.host):
+    if settings.admin and settings.admin_token is None and not is_loopback_host(settings.host):
         lines.append(
             f"  warning: {settings.host} is reachable from other machines and the admin API "
             "is open: anyone who reaches the port can read keys and secrets, steer and reset "
             "the mock. Set --admin-token TOKEN (or --no-admin)."
         )
     return "\n".join(lines)
-
-
-def _is_loopback_host(host: str) -> bool:
-    return is_loopback(f"http://[{host}]" if ":" in host else f"http://{host}")

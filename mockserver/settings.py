@@ -20,7 +20,8 @@ from mockserver.errors import SettingsError
 
 ENV_PREFIX = "BFL_MOCK_"
 MEMORY_STORE = "memory"
-_TRUE = frozenset({"1", "true", "yes", "on"})
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+"""How a setting (or ``?reveal=``) says yes, lower case."""
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
@@ -363,9 +364,9 @@ def parse_value(key: str, text: str, annotation: Any) -> Any:
     try:
         if annotation is bool:
             lowered = text.strip().lower()
-            if lowered not in _TRUE | _FALSE:
+            if lowered not in TRUE_WORDS | _FALSE:
                 raise ValueError(text)
-            return lowered in _TRUE
+            return lowered in TRUE_WORDS
         if annotation is float:
             number = float(text.strip())
             if not math.isfinite(number):

@@ -13,17 +13,22 @@ LOCALHOST_SUFFIX = "." + LOCALHOST
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def host_of(url: str) -> str:
-    return (urllib.parse.urlsplit(url).hostname or "").rstrip(".").lower()
+def _host_of(parts: urllib.parse.SplitResult) -> str:
+    return (parts.hostname or "").rstrip(".").lower()
 
 
 def is_loopback(url: str) -> bool:
-    """Whether ``url`` names this machine: ``localhost``, ``*.localhost`` or a loopback literal.
+    """Whether ``url`` names this machine (see ``is_loopback_host``)."""
+    return is_loopback_host(_host_of(urllib.parse.urlsplit(url)))
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost``, ``*.localhost`` or a loopback literal.
 
     RFC 6761 reserves ``localhost`` and every name under it for loopback, so none of them
     needs a lookup to be judged (``connect_to`` sends them to ``localhost``).
     """
-    host = host_of(url)
+    host = host.rstrip(".").lower()
     if host == LOCALHOST or host.endswith(LOCALHOST_SUFFIX):
         return True
     try:
@@ -38,10 +43,10 @@ def allowed(url: str, hosts: frozenset[str]) -> bool:
     ``hosts`` holds names (``*`` patterns allowed), addresses, networks (CIDR) and any of
     these with ``:PORT``, which then allows that port only.
     """
-    if is_loopback(url):
-        return True
     parts = urllib.parse.urlsplit(url)
-    host = host_of(url)
+    host = _host_of(parts)
+    if is_loopback_host(host):
+        return True
     try:
         port = parts.port or DEFAULT_PORTS.get(parts.scheme)
     except ValueError:  # not a number: no port entry can match it
@@ -97,7 +102,7 @@ class Target:
 def connect_to(url: str) -> Target:
     """A ``*.localhost`` URL goes to ``localhost`` with its own Host: no DNS for the name."""
     parts = urllib.parse.urlsplit(url)
-    host = host_of(url)
+    host = _host_of(parts)
     if not host.endswith(LOCALHOST_SUFFIX):
         return Target(url)
     userinfo, at, named = parts.netloc.rpartition("@")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,16 +27,11 @@ from mockserver.http.admin_bodies import (
     DirectivesBody,
     problem,
 )
-from mockserver.http.admin_guard import (
-    ADMIN_ROOT,
-    guarded,
-    masked_body,
-    masked_headers,
-    revealed,
-)
+from mockserver.http.admin_guard import Endpoint, admin_route, masked, masked_body, revealed
 from mockserver.http.delivery import delivered
 from mockserver.http.runtime import Runtime
 from mockserver.render.azure import Delivered
+from mockserver.render.dashboard import call_entry
 from mockserver.render.sample_urls import SAMPLE_STEM
 from mockserver.render.wire import JSON, detail, encode_json_safely, json_response
 from mockserver.spec.openapi import TaskStatus
@@ -54,13 +49,10 @@ class Control:
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the app serves on, for callers in other threads (``MockServer``)."""
         self._closing: asyncio.Event | None = None
-
-    @property
-    def secret_headers(self) -> frozenset[str]:
-        """Headers carrying keys and secrets, masked in the admin views unless revealed."""
-        names = {self._rt.spec.api_key_header, self._rt.settings.webhook_signature_header}
+        names = {runtime.spec.api_key_header, runtime.settings.webhook_signature_header}
         names |= {"authorization", "proxy-authorization", "cookie"}
-        return frozenset(name.lower() for name in names if name)
+        self.secret_headers = frozenset(name.lower() for name in names if name)
+        """Headers carrying keys and secrets, masked in the admin views unless revealed."""
 
     async def start(self) -> None:
         """Start serving (the app's lifespan): the store, and the webhook worker."""
@@ -177,11 +169,14 @@ class Control:
         return self._rt.results.sample_result(task, origin, server).sample
 
 
+def secret_for(request: Request, control: Control) -> frozenset[str]:
+    """The headers whose values this request is shown masked: none if it asked to see them."""
+    return frozenset() if revealed(request) else control.secret_headers
+
+
 def admin_routes(control: Control, token: str | None, public_url: str | None) -> list[BaseRoute]:
-    def route(path: str, method: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
-        made = Route(ADMIN_ROOT + path, guarded(endpoint, token, public_url), methods=[method])
-        made.methods = {method}
-        return made
+    def route(path: str, method: str, endpoint: Endpoint) -> Route:
+        return admin_route(path, method, endpoint, token, public_url)
 
     async def journal(request: Request) -> Response:
         query = request.query_params
@@ -196,15 +191,14 @@ def admin_routes(control: Control, token: str | None, public_url: str | None) ->
             path=query.get("path"), status=status, verdict=query.get("verdict")
         )
         if limit is not None:
-            calls = calls[len(calls) - limit :]
-        secret = frozenset() if revealed(request) else control.secret_headers
-        return StreamingResponse(_json_array(calls, secret), media_type=JSON)
+            calls = calls[max(0, len(calls) - limit) :]
+        return StreamingResponse(_json_array(calls, secret_for(request, control)), media_type=JSON)
 
     async def tasks(request: Request) -> Response:
         return json_response([_task_json(task) for task in await control.tasks()])
 
     async def webhooks(request: Request) -> Response:
-        secret = frozenset() if revealed(request) else control.secret_headers
+        secret = secret_for(request, control)
         deliveries = await control.deliveries()
         return json_response([_delivery_json(delivery, secret) for delivery in deliveries])
 
@@ -278,23 +272,21 @@ async def _json_array(calls: tuple[Call, ...], secret: frozenset[str]) -> AsyncI
     yield b"".join(pieces)
 
 
+def shown_call(entry: dict[str, Any], secret: frozenset[str]) -> dict[str, Any]:
+    """``entry`` (a ``call_entry``) with ``secret`` headers and webhook secrets masked.
+
+    No ``secret`` (the caller asked to see them) masks nothing.
+    """
+    entry["headers"] = masked(entry["headers"], secret)
+    if secret:
+        entry["body"] = masked_body(entry["body"])
+    return entry
+
+
 def _call_json(call: Call, secret: frozenset[str]) -> dict[str, Any]:
-    """A journal entry; the values of ``secret`` headers and webhook secrets masked."""
-    body = call.body.decode(errors="replace")
-    return {
-        "at": call.at,
-        "method": call.method,
-        "path": call.path,
-        "query": call.query,
-        "status": call.status,
-        "operation_id": call.operation_id,
-        "verdict": call.verdict,
-        "problems": list(call.problems),
-        "response_problems": list(call.response_problems),
-        "headers": masked_headers(call.headers, secret),
-        "body": masked_body(body) if secret else body,
-        "truncated": list(call.truncated),
-    }
+    entry = shown_call(call_entry(call), secret)
+    entry["headers"] = dict(entry["headers"])
+    return entry
 
 
 def _task_json(task: Task) -> dict[str, Any]:
@@ -321,7 +313,7 @@ def _delivery_json(delivery: Delivery, secret: frozenset[str]) -> dict[str, Any]
         "skipped": delivery.skipped,
         "note": delivery.note,
         "attempts": [dataclasses.asdict(attempt) for attempt in delivery.attempts],
-        "headers": masked_headers(delivery.headers, secret),
+        "headers": dict(masked(delivery.headers, secret)),
         "body": delivery.body.decode(),
     }
 

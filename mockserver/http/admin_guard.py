@@ -13,12 +13,15 @@ from __future__ import annotations
 import hmac
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
+from mockserver.render.dashboard import ADMIN_ROOT
 from mockserver.render.wire import detail
+from mockserver.settings import TRUE_WORDS
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 NOT_AUTHENTICATED = "Not authenticated"
@@ -32,7 +35,22 @@ SECRET_FIELD = re.compile(r'("webhook_secret"\s*:\s*)"(?:[^"\\]|\\.)*"')
 REVEAL = "reveal"
 TOKEN_PARAM = "token"
 COOKIE = "bfl_mock_admin"
-ADMIN_ROOT = "/_mock"
+
+
+def under_admin(request: Request) -> bool:
+    """Whether ``request`` is for the admin API or the dashboard (not a client's traffic)."""
+    path: str = request.scope["path"]
+    return path.startswith(ADMIN_ROOT + "/")
+
+
+def admin_route(
+    path: str, method: str, endpoint: Endpoint, token: str | None, public_url: str | None
+) -> Route:
+    """``endpoint`` at ``ADMIN_ROOT + path``, ``guarded``, answering ``method`` only."""
+    made = Route(ADMIN_ROOT + path, guarded(endpoint, token, public_url), methods=[method])
+    # Starlette adds HEAD to a GET route: the admin API answers the one method it names.
+    made.methods = {method}
+    return made
 
 
 def guarded(endpoint: Endpoint, token: str | None, public_url: str | None) -> Endpoint:
@@ -91,15 +109,12 @@ def _host(origin: str) -> str:
 
 def revealed(request: Request) -> bool:
     """Whether the caller asked to see keys and secrets (``?reveal=1``)."""
-    return request.query_params.get(REVEAL, "").lower() in ("1", "true", "yes")
+    return request.query_params.get(REVEAL, "").lower() in TRUE_WORDS
 
 
-def masked_headers(headers: tuple[tuple[str, str], ...], secret: frozenset[str]) -> dict[str, str]:
-    return {name: MASK if name.lower() in secret else value for name, value in headers}
-
-
-def masked_pairs(pairs: list[list[str]], secret: frozenset[str]) -> list[list[str]]:
-    return [[name, MASK if name.lower() in secret else value] for name, value in pairs]
+def masked(pairs: Iterable[tuple[str, str]], secret: frozenset[str]) -> list[tuple[str, str]]:
+    """Header pairs with the values of ``secret`` names (lower case) masked."""
+    return [(name, MASK if name.lower() in secret else value) for name, value in pairs]
 
 
 def masked_body(text: str) -> str:

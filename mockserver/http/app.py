@@ -32,7 +32,7 @@ from mockserver.domain.scenarios import DirectiveError
 from mockserver.errors import SettingsError
 from mockserver.http import delivery, handlers
 from mockserver.http.admin import Control, admin_routes
-from mockserver.http.admin_guard import ADMIN_ROOT
+from mockserver.http.admin_guard import under_admin
 from mockserver.http.dashboard import dashboard_routes
 from mockserver.http.inputs import InputReader, probe_video
 from mockserver.http.journal import Journal
@@ -230,7 +230,7 @@ def create_app(
         assert isinstance(error, HTTPException)
         response = wire.detail(error.status_code, error.detail, error.headers)
         problem = str(error.detail)
-        if settings.admin and request.scope["path"].startswith(ADMIN_ROOT + "/"):
+        if settings.admin and under_admin(request):
             # The dashboard's own traffic (a page's stray fetches) is no client's.
             return response
         if error.status_code == 404:
@@ -245,9 +245,7 @@ def create_app(
 
     async def too_large(request: Request, error: Exception) -> Response:
         response = wire.detail(413, TOO_LARGE)
-        if not request.scope["path"].startswith(
-            ADMIN_ROOT + "/"
-        ):  # admin calls are not API traffic
+        if not under_admin(request):  # admin calls are not API traffic
             await journal.record(
                 request, response, operation=None, problems=(str(error),), body=b""
             )

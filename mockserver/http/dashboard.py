@@ -13,16 +13,16 @@ import asyncio
 import functools
 import importlib.resources
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from mockserver.http.admin import Control
-from mockserver.http.admin_guard import ADMIN_ROOT, guarded, masked_body, masked_pairs, revealed
+from mockserver.http.admin import Control, secret_for, shown_call
+from mockserver.http.admin_guard import Endpoint, admin_route
 from mockserver.render.dashboard import (
-    MEDIA_ROUTE,
+    MEDIA_PATH,
     Lists,
     Query,
     QueryError,
@@ -56,12 +56,10 @@ def static_file(name: str) -> bytes:
 def dashboard_routes(
     control: Control, token: str | None, public_url: str | None
 ) -> list[BaseRoute]:
-    def route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
-        made = Route(ADMIN_ROOT + path, guarded(endpoint, token, public_url), methods=["GET"])
-        made.methods = {"GET"}
-        return made
+    def route(path: str, endpoint: Endpoint) -> Route:
+        return admin_route(path, "GET", endpoint, token, public_url)
 
-    def static(name: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
+    def static(name: str, media_type: str) -> Endpoint:
         async def serve(request: Request) -> Response:
             return Response(static_file(name), media_type=media_type, headers=_NO_STORE)
 
@@ -80,11 +78,7 @@ def dashboard_routes(
         found = find_call(await control.calls(), request.path_params["key"])
         if found is None:
             return detail(404, "no such request in the journal (only journal_limit are kept)")
-        shown = call_detail(found)
-        if not revealed(request):
-            shown["headers"] = masked_pairs(shown["headers"], control.secret_headers)
-            shown["body"] = masked_body(shown["body"])
-        return json_response(shown)
+        return json_response(shown_call(call_detail(found), secret_for(request, control)))
 
     async def media(request: Request) -> Response:
         task = await control.task(request.path_params["task_id"])
@@ -102,7 +96,7 @@ def dashboard_routes(
         *(route(path, static(name, kind)) for path, (name, kind) in _STATIC.items()),
         route("/events", events),
         route("/calls/{key}", call),
-        route(MEDIA_ROUTE.removeprefix(ADMIN_ROOT), media),
+        route(MEDIA_PATH, media),
     ]
 
 

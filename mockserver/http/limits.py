@@ -16,7 +16,6 @@ class BodyTooLarge(Exception):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"{TOO_LARGE}: the limit is {limit} bytes (max_body_bytes)")
-        self.limit = limit
 
 
 def limited(scope: Scope, receive: Receive, limit: int) -> Receive:

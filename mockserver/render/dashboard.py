@@ -18,8 +18,12 @@ from mockserver.state.records import ACCEPTED, REJECTED, Call, Delivery, Task
 ROWS = 50
 """Rows of each list sent to a page: the newest first."""
 VERDICTS = (ACCEPTED, REJECTED)
-MEDIA_ROUTE = "/_mock/media/{task_id}"
-"""A Ready task's image or video for the dashboard: unsigned, so it never expires."""
+ADMIN_ROOT = "/_mock"
+"""Where the admin API and the dashboard are served, the dashboard's media among them."""
+MEDIA_PATH = "/media/{task_id}"
+"""A Ready task's image or video for the dashboard (under ``ADMIN_ROOT``): unsigned, so it
+never expires."""
+MEDIA_ROUTE = ADMIN_ROOT + MEDIA_PATH
 
 
 class QueryError(ValueError):
@@ -117,22 +121,27 @@ def _call_matches(call: Call, query: Query) -> bool:
     )
 
 
-def call_detail(call: Call) -> dict[str, Any]:
-    """Everything about one request: as sent, as answered, and why it was refused."""
+def call_entry(call: Call) -> dict[str, Any]:
+    """A journal entry, as the admin API and the dashboard show it (each masks secrets)."""
     return {
         "at": call.at,
         "method": call.method,
         "path": call.path,
         "query": call.query,
+        "status": call.status,
         "operation_id": call.operation_id,
         "verdict": call.verdict,
         "problems": list(call.problems),
-        "headers": [list(pair) for pair in call.headers],
-        "body": call.body.decode(errors="replace"),
-        "status": call.status,
-        "response_body": call.response_body.decode(errors="replace"),
         "response_problems": list(call.response_problems),
+        "headers": list(call.headers),
+        "body": call.body.decode(errors="replace"),
+        "truncated": list(call.truncated),
     }
+
+
+def call_detail(call: Call) -> dict[str, Any]:
+    """Everything about one request: as sent, as answered, and why it was refused."""
+    return {**call_entry(call), "response_body": call.response_body.decode(errors="replace")}
 
 
 def _capped(rows: list[dict[str, Any]], matched: int) -> dict[str, Any]:

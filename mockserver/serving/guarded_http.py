@@ -20,10 +20,19 @@ from uvicorn.server import ServerState
 
 HEAD_TOO_LARGE = "Request Header Fields Too Large"
 _HEAD_BODY = json.dumps({"detail": HEAD_TOO_LARGE}).encode()
+_HEAD_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_HEAD_BODY)).encode()),
+    (b"connection", b"close"),
+)
+"""The 431's headers, written raw (a head too large to parse) or through uvicorn."""
 _HEAD_RESPONSE = (
-    b"HTTP/1.1 431 " + HEAD_TOO_LARGE.encode() + b"\r\ncontent-type: application/json\r\n"
-    b"content-length: " + str(len(_HEAD_BODY)).encode() + b"\r\nconnection: close\r\n\r\n"
-) + _HEAD_BODY
+    b"HTTP/1.1 431 "
+    + HEAD_TOO_LARGE.encode()
+    + b"".join(b"\r\n" + name + b": " + value for name, value in _HEAD_HEADERS)
+    + b"\r\n\r\n"
+    + _HEAD_BODY
+)
 HEAD_LINE_OVERHEAD = 4
 """``: `` and CRLF around each header, counted as they travelled."""
 
@@ -40,12 +49,7 @@ class LimitedConfig(uvicorn.Config):
 
 
 async def _head_too_large(scope: Any, receive: Any, send: Any) -> None:
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(_HEAD_BODY)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": 431, "headers": headers})
+    await send({"type": "http.response.start", "status": 431, "headers": list(_HEAD_HEADERS)})
     await send({"type": "http.response.body", "body": _HEAD_BODY})
 
 

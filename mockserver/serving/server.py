@@ -238,7 +238,6 @@ class MockServer(Served):
 
         self.settings = settings or MockSettings(port=0)
         self.app = app or create_app(self.settings)
-        self._served: BackgroundServer | None = None
         self._port: int | None = None
 
     @property

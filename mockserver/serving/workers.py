@@ -34,10 +34,15 @@ async def reachable(settings: MockSettings) -> None:
         await store.close()
 
 
-def serve(settings: MockSettings, sockets: list[socket.socket]) -> None:
-    """Serve on ``sockets`` until stopped: in this process, or in ``settings.workers``."""
+def serve(settings: MockSettings, sockets: list[socket.socket], app: MockApp | None = None) -> None:
+    """Serve on ``sockets`` until stopped: in this process, or in ``settings.workers``.
+
+    ``app`` (built by ``create_app`` with ``settings``) is served in this process instead
+    of a new one; each worker process builds its own.
+    """
     if settings.workers == 1:
-        MockUvicorn(uvicorn_config(create_app(settings), settings)).run(sockets=sockets)
+        app = app or create_app(settings)
+        MockUvicorn(uvicorn_config(app, settings)).run(sockets=sockets)
         return
     os.environ.update(to_environment(settings))
     config = uvicorn_config(FACTORY, settings)
