@@ -65,8 +65,10 @@ class Rule:
     def applies(self, subject: Subject) -> bool:
         return self.when.matches(subject.body)
 
-    def broken(self, field: str | None = None) -> Breach:
-        return Breach(self.outcome, self.status, self.message, field)
+    def broken(self, field: str | None = None, **values: object) -> Breach:
+        """The breach, its message filled in with ``values`` when the rule gives any."""
+        message = self.message.format(**values) if values else self.message
+        return Breach(self.outcome, self.status, message, field)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -212,6 +214,40 @@ class RatioBetween(Rule):
         return None if within else self.broken(self.field)
 
 
+OUTPUT_FORMAT = "output_format"
+"""The body field an image's format is asked in."""
+
+FORMAT_MAX_SIDE: Mapping[str, int] = {"webp": 16383, "jpeg": 65535}
+"""The longest side each image format can hold (WebP's and JPEG's own limits)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MaxSide(Rule):
+    """The output fits its format: no side longer than ``FORMAT_MAX_SIDE`` allows.
+
+    The format is the ``field`` asked for, else the row's ``default``; the endpoint
+    table adds this check to every image row.
+    """
+
+    name: ClassVar[str] = "max_side"
+    message: str = (
+        "A {format} image holds at most {most} pixels a side, not {width}x{height}: "
+        "ask for another size or output_format"
+    )
+    field: str = OUTPUT_FORMAT
+    default: str = ""
+
+    def breach(self, subject: Subject) -> Breach | None:
+        output_format = str(subject.body.get(self.field) or self.default)
+        most = FORMAT_MAX_SIDE.get(output_format)
+        if not self.applies(subject) or most is None:
+            return None
+        if max(subject.width, subject.height) <= most:
+            return None
+        size = {"width": subject.width, "height": subject.height}
+        return self.broken(self.field, format=output_format, most=most, **size)
+
+
 CHECKS: Mapping[str, Callable[..., Check]] = {
     check.name: check
     for check in (
@@ -224,6 +260,7 @@ CHECKS: Mapping[str, Callable[..., Check]] = {
         NotUrl,
         Equals,
         RatioBetween,
+        MaxSide,
     )
 }
 

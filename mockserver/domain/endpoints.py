@@ -251,7 +251,15 @@ def _row(path: str, row: Mapping[str, Any], *, known: bool) -> EndpointBehaviour
             mode_aliases=dict(row.get("mode_aliases", {})),
             inputs=tuple((field, InputKind(kind)) for field, kind in row["inputs"].items()),
             failed_input_status=int(row["failed_input_status"]),
-            checks=tuple(checks.build(raw) for raw in row["checks"]),
+            checks=_checks(row),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SpecError(f"endpoint table row {path!r}: {error!r}") from error
+
+
+def _checks(row: Mapping[str, Any]) -> tuple[checks.Check, ...]:
+    """The row's checks; an image row also keeps its output within its format's sides."""
+    found = tuple(checks.build(raw) for raw in row["checks"])
+    if Media(row["media"]) is Media.IMAGE:
+        found += (checks.MaxSide(default=str(row["default_format"])),)
+    return found

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mockserver.domain import checks
+from mockserver.domain.checks import OUTPUT_FORMAT
 from mockserver.domain.drafts import REPLAYED_FIELDS
 from mockserver.domain.endpoints import EndpointBehaviour, Media, Progress, PromptRule, SubmitCost
 from mockserver.domain.media import Inputs
@@ -22,7 +23,6 @@ from mockserver.spec.openapi import TaskStatus
 
 PROMPT = "prompt"
 SEED = "seed"
-OUTPUT_FORMAT = "output_format"
 SAFETY_TOLERANCE = "safety_tolerance"
 WEBHOOK_URL = "webhook_url"
 WEBHOOK_SECRET = "webhook_secret"
@@ -86,10 +86,6 @@ class Refused:
     field: str | None = None
 
 
-FORMAT_MAX_SIDE = {"webp": 16383, "jpeg": 65535}
-"""The longest side each image format can hold (WebP's and JPEG's own limits)."""
-
-
 def _output_format(behaviour: EndpointBehaviour, effective: Mapping[str, Any]) -> str:
     if behaviour.media is Media.VIDEO:
         return behaviour.default_format
@@ -112,26 +108,19 @@ def plan(
     The task keeps the first ``prompt_limit`` characters of the prompt.
     """
     effective = {**replay, **body} if replay else dict(body)
+    if effective.get(PROMPT):
+        effective[PROMPT] = str(effective[PROMPT])[:prompt_limit]
     width, height = behaviour.size.size(effective, inputs)
     breach = checks.first_breach(behaviour.checks, checks.Subject(effective, inputs, width, height))
     if breach is not None and breach.outcome is checks.Outcome.REFUSE:
         return Refused(breach.status, breach.message, breach.field)
-    output_format = _output_format(behaviour, effective)
-    most = FORMAT_MAX_SIDE.get(output_format)
-    if behaviour.media is not Media.VIDEO and most is not None and max(width, height) > most:
-        return Refused(
-            422,
-            f"A {output_format} image holds at most {most} pixels a side, "
-            f"not {width}x{height}: ask for another size or output_format",
-            OUTPUT_FORMAT,
-        )
     duration = _duration(behaviour, effective, inputs)
     order = Order(effective, width, height, duration, inputs.images)
     price = behaviour.formula_for(effective).price(order)
     if price_override is not None:
         price = dataclasses.replace(price, cost=price_override)
     failure = inputs.problem or (breach.message if breach else None)
-    prompt = str(effective.get(PROMPT) or "")[:prompt_limit]
+    prompt = str(effective.get(PROMPT) or "")
     is_video = behaviour.media is Media.VIDEO
     return Generation(
         endpoint=behaviour.path,
@@ -141,7 +130,7 @@ def plan(
         seed=effective.get(SEED),
         width=width,
         height=height,
-        output_format=output_format,
+        output_format=_output_format(behaviour, effective),
         quote=price,
         media=behaviour.media,
         duration=duration,
@@ -157,12 +146,7 @@ def plan(
         failure=failure,
         failure_status=behaviour.failed_input_status,
         sources=tuple(item.thumbnail for item in inputs.images if item.thumbnail),
-        draft_fields=_draft_fields(
-            {**effective, PROMPT: prompt} if effective.get(PROMPT) else effective,
-            width,
-            height,
-            duration,
-        )
+        draft_fields=_draft_fields(effective, width, height, duration)
         if effective.get(DRAFT) is True
         else None,
     )

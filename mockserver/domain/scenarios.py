@@ -61,10 +61,7 @@ class Latency:
         if self.kind == "uniform":
             seconds = rng.uniform(self.a, self.b)
         elif self.kind == "lognormal":
-            try:
-                seconds = rng.lognormvariate(self.a, self.b)
-            except OverflowError:  # a draw far out in the tail
-                seconds = MAX_LATENCY_SECONDS
+            seconds = rng.lognormvariate(self.a, self.b)
         else:
             seconds = self.a
         return min(seconds, MAX_LATENCY_SECONDS)

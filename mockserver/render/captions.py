@@ -64,7 +64,10 @@ class Caption:
     """The prompt's lines; when it is too long for the image, the last ends with an ellipsis."""
     details: tuple[str, ...]
     """Seed, size, format and endpoint, wrapped between their parts."""
-    mark: str = MARK
+
+    @property
+    def mark(self) -> str:
+        return MARK
 
 
 def caption(
@@ -83,12 +86,12 @@ def caption(
 ) -> Caption:
     """The lines to draw.
 
-    The prompt's in ``face``, ``room`` pixels wide; the details' in ``detail_face``,
-    ``detail_room`` pixels wide.
+    The prompt's in ``face``, ``room`` pixels wide, at most ``max_prompt_lines`` (1 or
+    more) of them; the details' in ``detail_face``, ``detail_room`` pixels wide.
     """
     lines = wrap(printable(prompt), face, room) if prompt.strip() else ["(no prompt)"]
     if len(lines) > max_prompt_lines:
-        lines = lines[: max(1, max_prompt_lines)]
+        lines = lines[:max_prompt_lines]
         lines[-1] = _ending(lines[-1], face, room)
     # "x", not "×": Pillow's built-in font has no multiplication sign.
     parts = [f"seed {seed}", f"{width} x {height}", output_format]

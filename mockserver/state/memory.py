@@ -61,7 +61,6 @@ class MemoryStore:
         self._due: dict[str | None, list[tuple[float, str]]] = collections.defaultdict(list)
         self._balances: dict[str, float] = {}
         self._journal: collections.deque[Call] = collections.deque()
-        self._journal_weights: collections.deque[int] = collections.deque()
         self._journal_bytes = 0
         self._deliveries: dict[str, Delivery] = {}
         self._queue: list[tuple[float, str]] = []
@@ -221,17 +220,14 @@ class MemoryStore:
     # -- journal --------------------------------------------------------------------------
 
     async def record_call(self, call: Call) -> None:
-        journal, weights = self._journal, self._journal_weights
-        weight = call.weight
+        journal = self._journal
         journal.append(call)
-        weights.append(weight)
-        self._journal_bytes += weight
+        self._journal_bytes += call.weight
         most = self._journal_bytes_limit
         while len(journal) > self._journal_limit or (
             most is not None and self._journal_bytes > most and journal
         ):
-            journal.popleft()
-            self._journal_bytes -= weights.popleft()
+            self._journal_bytes -= journal.popleft().weight
 
     async def calls(self) -> list[Call]:
         return list(self._journal)

@@ -21,11 +21,9 @@ and the clip's frames), ``sound`` (the AAC track), ``encoding`` (H.264 and the M
 ``cache`` (rendered videos kept).
 """
 
-from mockserver.render.captions import MARK
-from mockserver.render.video.cache import Renderer, VideoCache
+from mockserver.render.video.cache import VideoCache
 from mockserver.render.video.encoding import (
     H264_ENCODERS,
-    H264Encoder,
     h264_encoder,
     pick_h264_encoder,
     render_video,
@@ -34,9 +32,6 @@ from mockserver.render.video.frames import TINT_STRENGTH
 from mockserver.render.video.reading import first_frame, last_frame, probe_video
 from mockserver.render.video.request import (
     FPS,
-    MAX_DECODED_FRAMES,
-    MAX_FRAME_PIXELS,
-    MAX_PACKETS,
     MEDIA_TYPE,
     Budget,
     Keyframe,
@@ -49,7 +44,6 @@ from mockserver.render.video.request import (
     SourceVideo,
     UndecodableImage,
     UndecodableVideo,
-    VideoError,
     VideoInfo,
     VideoRequest,
     source_key,
@@ -59,28 +53,21 @@ from mockserver.render.video.sound import SAMPLE_RATE
 __all__ = [
     "FPS",
     "H264_ENCODERS",
-    "MARK",
-    "MAX_DECODED_FRAMES",
-    "MAX_FRAME_PIXELS",
-    "MAX_PACKETS",
     "MEDIA_TYPE",
     "SAMPLE_RATE",
     "TINT_STRENGTH",
     "Budget",
-    "H264Encoder",
     "Keyframe",
     "MissingSource",
     "NoH264Encoder",
     "RenderCancelled",
     "RenderTimeout",
     "RenderedVideo",
-    "Renderer",
     "SourceUse",
     "SourceVideo",
     "UndecodableImage",
     "UndecodableVideo",
     "VideoCache",
-    "VideoError",
     "VideoInfo",
     "VideoRequest",
     "first_frame",

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import av
 from PIL import Image, ImageDraw
 
-from mockserver.render.captions import MARK, font, printable, wrap
+from mockserver.render.captions import (
+    LINE_SPACING,
+    MARK,
+    SEPARATOR,
+    SMALLEST_FONT,
+    font,
+    printable,
+    wrap,
+)
 from mockserver.render.video.planes import Planes, fill, paste, yuv_of
 from mockserver.render.video.request import VideoRequest
 
@@ -29,14 +37,14 @@ class Overlays:
         self._request = request
         palette = self._palette = request.palette
         width, height = request.width, request.height
-        self._size = max(8, min(width, height) // 24)
+        self._size = max(SMALLEST_FONT, min(width, height) // 24)
         self._margin = _even(max(2, self._size // 2))
         self._font = font(self._size)
         self._square_side = max(2, _even(min(width, height) / 6))
         self._square_yuv = yuv_of(palette.square)
         self._playhead_width = max(2, _even(width / 160))
         self._playhead_yuv = yuv_of(_PLAYHEAD)
-        self._line_height = _even(self._size * 1.25 + 1)
+        self._line_height = _even(self._size * LINE_SPACING + 1)
         self._caption = self._text_tile(self._caption_lines(), width - 2 * self._margin)
         self._mark = self._text_tile([MARK], width // 3)
         # The timecode changes every frame: drawn from glyphs converted once, in cells
@@ -74,7 +82,8 @@ class Overlays:
     def _caption_lines(self) -> list[str]:
         request = self._request
         duration = f"{request.duration:g}"
-        lines = [*request.caption, f"{request.size_label} · {duration} s · {request.fps} fps"]
+        size = SEPARATOR.join((request.size_label, f"{duration} s", f"{request.fps} fps"))
+        lines = [*request.caption, size]
         return [printable(line) for line in lines]
 
     def _draw_timecode(self, frame: av.VideoFrame, index: int) -> None:
