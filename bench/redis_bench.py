@@ -1,57 +1,28 @@
 """A ``redis-server`` on loopback for the benchmarks, and what it counts of its own work.
 
-Started in a temporary folder on a free port, ready when it answers a PING, stopped by its
-pid; its counters come from ``INFO`` (read events, commands, memory).
+The server is the tests' ``RedisServer`` (a temporary folder, a free port, stopped by its
+pid); its counters come from one ``INFO everything`` (read events, commands, memory).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 
-import servers
+import redis
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
+from redis_server import RedisServer
 
 
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server is not installed (apt-get install redis-server)")
-    port = servers.free_port()
-    with tempfile.TemporaryDirectory(prefix="bfl-mock-bench-redis-") as folder:
-        argv = [binary, "--port", str(port), "--bind", servers.HOST, "--dir", folder,
-                "--save", "", "--appendonly", "no", "--loglevel", "warning"]  # fmt: skip
-        # Its log goes to a file, so a chatty server can never block on a full pipe.
-        with open(Path(folder) / "redis.log", "w+") as log:
-            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                wait_for_redis(port, process)
-                yield f"redis://{servers.HOST}:{port}/0"
-            finally:
-                process.terminate()
-                process.wait(servers.STOP_TIMEOUT_SECONDS)
-
-
-def wait_for_redis(port: int, process: subprocess.Popen[bytes]) -> None:
-    import redis
-
-    deadline = time.monotonic() + servers.READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit("redis-server stopped at start")
-        try:
-            redis.Redis(host=servers.HOST, port=port).ping()
-            return
-        except redis.ConnectionError:
-            time.sleep(0.01)
-    sys.exit("redis-server did not answer")
+    with RedisServer() as r:
+        yield r.url
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,15 +41,39 @@ class RedisCounters:
         )
 
 
-COUNTING_REQUESTS = 3
-"""The INFO requests ``redis_counters`` sends, taken off what it counts."""
+READING_COST = RedisCounters(round_trips=1, commands=1, memory_bytes=0)
+"""What a reading after the first adds on the meter's connection: the read of its own INFO
+request (counted before INFO answers) and the first reading's INFO command (counted once run).
+The connection's own start (HELLO, CLIENT SETINFO) falls before the first reading."""
+COMMAND_STATS = "cmdstat_"
+"""The prefix of INFO's per-command entries, each a dict with ``calls``."""
 
 
-def redis_counters(url: str) -> RedisCounters:
-    import redis
+class RedisMeter:
+    """What Redis does from the meter's start to ``used()``, read over one connection."""
 
-    with redis.Redis.from_url(url) as client:
-        commands = sum(int(entry["calls"]) for entry in client.info("commandstats").values())
-        reads = int(client.info("stats")["total_reads_processed"])
-        memory = int(client.info("memory")["used_memory"])
-    return RedisCounters(reads, commands, memory)
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url)
+        self._start = self._reading()
+
+    def __enter__(self) -> RedisMeter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._client.close()
+
+    def used(self) -> RedisCounters:
+        """Redis's work since the start, this meter's own requests taken off."""
+        return self._reading() - self._start - READING_COST
+
+    def _reading(self) -> RedisCounters:
+        info = self._client.info("everything")
+        commands = sum(
+            int(entry["calls"]) for name, entry in info.items() if name.startswith(COMMAND_STATS)
+        )
+        return RedisCounters(int(info["total_reads_processed"]), commands, int(info["used_memory"]))

@@ -37,6 +37,15 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time process ``pid`` has used so far (user + system), from /proc/<pid>/stat.
+
+    Raises OSError where there is no /proc (not Linux) or the process is gone.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children_cpu_seconds() -> float:
     """CPU seconds used by the finished child processes of this one (the loads)."""
     times = os.times()
@@ -105,10 +114,9 @@ class Server:
     def cpu_seconds(self) -> float:
         """CPU time the server process has used so far (user + system)."""
         try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return process_cpu_seconds(self.pid)
         except OSError:  # not Linux: the figure is left out
             return math.nan
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def errors(self) -> str:
         """The end of what the server wrote to stderr."""

@@ -21,14 +21,13 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import httpx
 import servers
 from loadgen import Generator, Load, Request, ensure_wrk
-from preparation import KEY, NEVER_READY, READY_NOW, SUBMIT_PATH, UNLIMITED, VALID_BODY
-from redis_bench import COUNTING_REQUESTS, RedisCounters, redis_counters, redis_server
+from preparation import KEY, NEVER_READY, READY_NOW, SUBMIT_PATH, VALID_BODY
+from redis_bench import RedisCounters, RedisMeter, redis_server
 from two_process_load import json_headers, load_test
 
 CONNECTIONS = 50
@@ -41,11 +40,10 @@ def tree_cpu_seconds(pid: int) -> float:
     while pending:
         current = pending.pop()
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += servers.process_cpu_seconds(current)
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         pending += [int(child) for child in children]
     return total
 
@@ -68,18 +66,12 @@ def measure(
     redis_url: str | None,
 ) -> Figure:  # fmt: skip
     generator.run(server.url, request, seconds=1.0, connections=CONNECTIONS)  # warm-up
-    before = redis_counters(redis_url) if redis_url else None
-    cpu_before = tree_cpu_seconds(server.pid)
-    load = generator.run(server.url, request, seconds=seconds, connections=CONNECTIONS)
-    cpu = tree_cpu_seconds(server.pid) - cpu_before
-    used = None
-    if redis_url and before:
-        counted = redis_counters(redis_url) - before
-        used = RedisCounters(
-            counted.round_trips - COUNTING_REQUESTS,
-            counted.commands - COUNTING_REQUESTS,
-            counted.memory_bytes,
-        )
+    with contextlib.ExitStack() as stack:
+        meter = stack.enter_context(RedisMeter(redis_url)) if redis_url else None
+        cpu_before = tree_cpu_seconds(server.pid)
+        load = generator.run(server.url, request, seconds=seconds, connections=CONNECTIONS)
+        cpu = tree_cpu_seconds(server.pid) - cpu_before
+        used = meter.used() if meter else None
     return Figure(server.name, kind, load, 1000 * cpu / max(load.requests, 1), used)
 
 
@@ -96,10 +88,9 @@ def throughput(generator: Generator, redis_url: str, seconds: float) -> list[Fig
     server_pin, _load_pin = servers.pinning()
     setups: list[tuple[str, list[str], str | None]] = [
         ("ceiling", servers.ceiling_argv(), None),
-        ("memory, 1 worker", servers.mock_argv(*UNLIMITED), None),
-        ("redis, 1 worker", servers.mock_argv(*UNLIMITED, "--store", redis_url), redis_url),
-        ("redis, 2 workers",
-         servers.mock_argv(*UNLIMITED, "--store", redis_url, "--workers", "2"), redis_url),
+        ("memory, 1 worker", servers.mock_argv(), None),
+        ("redis, 1 worker", servers.mock_argv("--store", redis_url), redis_url),
+        ("redis, 2 workers", servers.mock_argv("--store", redis_url, "--workers", "2"), redis_url),
     ]  # fmt: skip
     figures = []
     for name, argv, store in setups:
@@ -143,20 +134,19 @@ def round_trips(redis_url: str) -> dict[str, float]:
     """
     found = {}
     for kind, flags in (("submit", NEVER_READY), ("poll", READY_NOW)):
-        argv = servers.mock_argv(*UNLIMITED, *flags, "--store", redis_url)
+        argv = servers.mock_argv(*flags, "--store", redis_url)
         with (
             servers.running("redis, 1 worker", argv, probe="/", pin=[]) as server,
             httpx.Client(base_url=server.url) as client,
         ):
             task = ready_task(server.url)
-            before = redis_counters(redis_url)
-            for _ in range(ROUND_TRIP_REQUESTS):
-                if kind == "submit":
-                    client.post(SUBMIT_PATH, content=VALID_BODY, headers=json_headers(KEY))
-                else:
-                    client.get("/v1/get_result", params={"id": task})
-            used = redis_counters(redis_url) - before
-            found[kind] = (used.round_trips - COUNTING_REQUESTS) / ROUND_TRIP_REQUESTS
+            with RedisMeter(redis_url) as meter:
+                for _ in range(ROUND_TRIP_REQUESTS):
+                    if kind == "submit":
+                        client.post(SUBMIT_PATH, content=VALID_BODY, headers=json_headers(KEY))
+                    else:
+                        client.get("/v1/get_result", params={"id": task})
+                found[kind] = meter.used().round_trips / ROUND_TRIP_REQUESTS
             print(f"Redis round trips per {kind}: {found[kind]:.2f}", flush=True)
     return found
 
@@ -173,7 +163,7 @@ def main() -> None:
         figures = throughput(generator, redis_url, args.seconds)
         trips = round_trips(redis_url)
     with redis_server() as redis_url:
-        flags = ("--store", redis_url, "--generation-seconds", "0", *UNLIMITED)
+        flags = (*READY_NOW, "--store", redis_url)
         with contextlib.ExitStack() as stack:
             pair = [
                 stack.enter_context(servers.running(f"mock {n}", servers.mock_argv(*flags),

@@ -20,7 +20,7 @@ import httpx
 import servers
 import uvicorn
 from preparation import KEY, SUBMIT_PATH, VALID_BODY
-from redis_bench import redis_counters
+from redis_bench import RedisMeter
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
@@ -159,7 +159,7 @@ async def load_test(urls: list[str], submits: int, redis_url: str) -> LoadTest:
             )
             for url in urls
         ]
-        memory_before = redis_counters(redis_url).memory_bytes
+        meter = stack.enter_context(RedisMeter(redis_url))
         started = time.monotonic()
         gate = asyncio.Semaphore(LOAD_CONCURRENCY)
         await asyncio.wait_for(
@@ -172,9 +172,7 @@ async def load_test(urls: list[str], submits: int, redis_url: str) -> LoadTest:
             LOAD_TIMEOUT_SECONDS,
         )
         result.seconds = time.monotonic() - started
-        result.redis_bytes_per_task = (
-            redis_counters(redis_url).memory_bytes - memory_before
-        ) / submits
+        result.redis_bytes_per_task = meter.used().memory_bytes / submits
         await credit_race(pair, result)
         await webhooks(pair, result)
     return result

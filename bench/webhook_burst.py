@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import dataclasses
 import itertools
+import math
 import signal
 import socket
 import sys
@@ -32,8 +33,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import servers
+from preparation import SUBMIT_PATH
 
-SUBMIT = "/v1/flux-pro-1.1"
 RECEIVER_PATH = "/hook"
 COUNT_PATH = "/count"
 SUBMITTERS = 50
@@ -54,8 +55,9 @@ class Figures:
     polls: int
     longest_poll_during_submits_ms: float
     longest_poll_after_submits_ms: float
-    stop_seconds: float
-    stop_status: int | None
+    stop_seconds: float = math.nan
+    """How long the mock took to stop on SIGTERM, once ``run`` has stopped it."""
+    stop_status: int | None = None
 
     def lines(self) -> list[str]:
         verdict = "PASS" if self.received == self.tasks else "MISS"
@@ -103,7 +105,7 @@ async def submit_all(client: httpx.AsyncClient, urls: list[str]) -> list[str]:
     async def submitter() -> None:
         for index, url in jobs:
             body = {"prompt": f"burst {index}", "webhook_url": url}
-            answer = await client.post(SUBMIT, json=body, headers={"x-key": "bench"})
+            answer = await client.post(SUBMIT_PATH, json=body, headers={"x-key": "bench"})
             answer.raise_for_status()
             ids[index] = answer.json()["id"]
 
@@ -127,8 +129,8 @@ async def poll_until(
 
 
 async def burst(
-    mock: str, receiver: str, hanging: str, tasks: int, stuck: int, seconds: float
-) -> tuple[int, int, int, float, float, list[float], list[float]]:
+    label: str, mock: str, receiver: str, hanging: str, tasks: int, stuck: int, seconds: float
+) -> Figures:
     healthy = receiver + RECEIVER_PATH
     # Interleaved: the hanging receiver's deliveries are spread through the queue.
     every = max(1, (tasks + stuck) // stuck) if stuck else 0
@@ -145,7 +147,9 @@ async def burst(
         httpx.AsyncClient(base_url=mock, timeout=seconds) as poller,
         httpx.AsyncClient(base_url=receiver, timeout=seconds) as counter,
     ):
-        first = await client.post(SUBMIT, json={"prompt": "polled"}, headers={"x-key": "bench"})
+        first = await client.post(
+            SUBMIT_PATH, json={"prompt": "polled"}, headers={"x-key": "bench"}
+        )
         first.raise_for_status()
         done = asyncio.Event()
         polling = asyncio.create_task(poll_until(poller, first.json()["id"], done))
@@ -170,7 +174,18 @@ async def burst(
     )
     during_submits = [ms for ended, ms in polls if ended <= submits_ended]
     after_submits = [ms for ended, ms in polls if ended > submits_ended]
-    return received, delivered, not_done, submitted, delivered_after, during_submits, after_submits
+    return Figures(
+        label=label,
+        tasks=tasks,
+        received=received,
+        delivered=delivered,
+        not_done=not_done,
+        submit_seconds=submitted,
+        delivery_seconds=delivered_after,
+        polls=len(polls),
+        longest_poll_during_submits_ms=max(during_submits, default=0.0),
+        longest_poll_after_submits_ms=max(after_submits, default=0.0),
+    )
 
 
 def run(label: str, tasks: int, stuck: int, seconds: float, generation: float) -> Figures:
@@ -190,24 +205,9 @@ def run(label: str, tasks: int, stuck: int, seconds: float, generation: float) -
         hanging_socket.bind((servers.HOST, 0))
         hanging_socket.listen(4096)
         hanging = f"http://{servers.HOST}:{hanging_socket.getsockname()[1]}{RECEIVER_PATH}"
-        received, delivered, not_done, submitted, delivered_after, early, late = asyncio.run(
-            burst(mock.url, receiver.url, hanging, tasks, stuck, seconds)
-        )
+        figures = asyncio.run(burst(label, mock.url, receiver.url, hanging, tasks, stuck, seconds))
         stop_seconds, status = mock.signalled(signal.SIGTERM, STOP_WAIT_SECONDS)
-    return Figures(
-        label=label,
-        tasks=tasks,
-        received=received,
-        delivered=delivered,
-        not_done=not_done,
-        submit_seconds=submitted,
-        delivery_seconds=delivered_after,
-        polls=len(early) + len(late),
-        longest_poll_during_submits_ms=max(early, default=0.0),
-        longest_poll_after_submits_ms=max(late, default=0.0),
-        stop_seconds=stop_seconds,
-        stop_status=status,
-    )
+    return dataclasses.replace(figures, stop_seconds=stop_seconds, stop_status=status)
 
 
 def main() -> int:

@@ -30,8 +30,9 @@ from schemathesis.core.failures import Failure
 from schemathesis.core.transport import Response as SchemathesisResponse
 from schemathesis.openapi.checks import AuthScenario, IgnoredAuth
 
+from contracts._cases import request_of
 from contracts._contract import Contract, load_contract
-from contracts._exchanges import Exchange, Request, Response
+from contracts._exchanges import Exchange, Response
 from contracts._targets import REQUEST_TIMEOUT_SECONDS
 from contracts._task_follower import DEFAULT_MAX_POLLS, LIVE_POLL_INTERVAL, TaskFollower
 from contracts.checks import CHECKS, Needs, RegisteredCheck, select_names
@@ -68,8 +69,9 @@ def register_schemathesis_checks(
 ) -> tuple[str, ...]:
     """Register the kit's checks with schemathesis, for your own run or pytest schema tests.
 
-    ``checks`` names those to register (all if None; ``schemathesis_check_names()`` lists
-    them), ``exclude_checks`` those to leave out; an unknown name raises ``UnknownCheck``.
+    ``checks`` names those to register (all if None: the BFL checks that judge a submit,
+    then the tolerant variants of schemathesis's checks), ``exclude_checks`` those to leave
+    out; an unknown name raises ``UnknownCheck``.
     Registered checks run in every later schemathesis run of the process (pass a name to
     ``exclude_checks`` of ``case.call_and_validate`` or to the CLI's ``--exclude-checks``
     to skip one). A submit they judge is polled ``max_polls`` times at most,
@@ -82,11 +84,6 @@ def register_schemathesis_checks(
         for name in names:
             schemathesis.check(made[name])
     return names
-
-
-def schemathesis_check_names() -> tuple[str, ...]:
-    """The names ``register_schemathesis_checks`` knows, BFL checks first."""
-    return tuple(_made(load_contract(), DEFAULT_MAX_POLLS, LIVE_POLL_INTERVAL))
 
 
 def builtin_check_names() -> tuple[str, ...]:
@@ -121,11 +118,6 @@ def registered(contract: Contract, names: Iterable[str]) -> Iterator[tuple[str, 
                     SCHEMATHESIS_CHECKS.unregister(name)
             for check in before.values():
                 SCHEMATHESIS_CHECKS.register(check)
-
-
-def kit_check_names() -> tuple[str, ...]:
-    """Names of the kit's checks now registered with schemathesis (a user's, say)."""
-    return _registered_names(_made(load_contract(), DEFAULT_MAX_POLLS, 0.0))
 
 
 def _registered_names(made: Iterable[str]) -> tuple[str, ...]:
@@ -172,7 +164,9 @@ def _following(
         ):
             return None
         sent = response.request
-        exchange = Exchange(request=_request(operation, case, sent), response=_response(response))
+        headers = {str(name).lower(): str(value) for name, value in sent.headers.items()}
+        request = request_of(operation, case, headers)
+        exchange = Exchange(request=request, response=_response(response))
         parts = urllib.parse.urlsplit(str(sent.url))
         key = sent.headers.get(operation.api_key_header) if operation.api_key_header else None
         with httpx.Client(
@@ -191,15 +185,6 @@ def _following(
     judge.__name__ = judge.__qualname__ = check.name
     judge.__doc__ = check.function.__doc__
     return judge
-
-
-def _request(operation: Operation, case: Any, sent: Any) -> Request:
-    body = None if isinstance(case.body, NotSet) else case.body
-    headers = {str(name).lower(): str(value) for name, value in sent.headers.items()}
-    query = {str(name): str(value) for name, value in (case.query or {}).items()}
-    return Request(
-        operation.operation_id, operation.method, case.formatted_path, query, headers, body
-    )
 
 
 def _response(response: SchemathesisResponse) -> Response:

@@ -96,9 +96,11 @@ def check_server(
     line). The report's reproductions show the key for a server in this process or on
     loopback (a test key), and hide it for any other server.
     """
-    selected = select_names(check_names(), checks, exclude_checks)
-    bfl = tuple(CHECKS[name] for name in selected if name in CHECKS.names())
-    builtin = tuple(name for name in selected if name not in CHECKS.names())
+    known = check_names()
+    selected = select_names(known, checks, exclude_checks)
+    bfl_names = set(CHECKS.names())
+    bfl = tuple(CHECKS[name] for name in selected if name in bfl_names)
+    builtin = tuple(name for name in selected if name not in bfl_names)
     contract = contract or load_contract()
     target = Target.of(server)
     target.ensure_reachable(wait)
@@ -155,7 +157,7 @@ def check_server(
         elapsed=time.monotonic() - started,
         command=command,
         keys=keys,
-        left_out=tuple(name for name in check_names() if name not in selected),
+        left_out=tuple(name for name in known if name not in selected),
     )
 
 

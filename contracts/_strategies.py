@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from schemathesis.core import NotSet
 
+from contracts._cases import request_of
 from contracts._contract import ID, READY_RESULT_SCHEMA, RESULT, STATUS, Contract, load_contract
 from contracts._exchanges import Broken, InvalidRequest, Lifecycle, Request
 from contracts._json_values import ValueBuilder
@@ -330,22 +330,7 @@ def _request(operation: Operation, case: Any, api_key: str) -> Request:
     }
     if operation.api_key_header:
         headers[operation.api_key_header] = api_key
-    query = {str(name): _wire(value) for name, value in (case.query or {}).items()}
-    body = None if isinstance(case.body, NotSet) else case.body
-    return Request(
-        operation_id=operation.operation_id,
-        method=operation.method,
-        path=case.formatted_path,
-        query=query,
-        headers=headers,
-        body=body,
-    )
-
-
-def _wire(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return request_of(operation, case, headers)
 
 
 def run_settings(max_examples: int, *phases: Phase) -> settings:

@@ -76,7 +76,9 @@ def tolerated_status(contract: Contract, operation: Operation, status: int, body
     """Whether an undocumented ``status`` is one the real API sends, with its real shape."""
     for rule in OUT_OF_SPEC_STATUSES:
         if rule.status == status and rule.applies(operation):
-            return _task_not_found(contract, body) if rule.task_body else _detail_text(body)
+            if rule.task_body:
+                return _task_body_with(contract, body, TaskStatus.TASK_NOT_FOUND)
+            return _detail_text(body)
     return False
 
 
@@ -97,15 +99,8 @@ def validator_refusal(status: int, body: bytes) -> bool:
 
 def failed_task_poll(contract: Contract, operation: Operation, status: int, body: bytes) -> bool:
     """Whether a poll's 422 is a failed task's answer: its task body, status Error."""
-    if operation.kind is not OperationKind.RESULT or status != 422:
-        return False
-    document = _json(body)
-    schema = contract.response_schema(contract.result_operation, 200)
     return (
-        isinstance(document, dict)
-        and document.get(STATUS) == contract.status(TaskStatus.ERROR)
-        and schema is not None
-        and not contract.errors(document, schema)
+        _polling(operation) and status == 422 and _task_body_with(contract, body, TaskStatus.ERROR)
     )
 
 
@@ -114,12 +109,13 @@ def _detail_text(body: bytes) -> bool:
     return isinstance(document, dict) and isinstance(document.get(DETAIL), str)
 
 
-def _task_not_found(contract: Contract, body: bytes) -> bool:
+def _task_body_with(contract: Contract, body: bytes, status: TaskStatus) -> bool:
+    """Whether ``body`` is a poll's task body (get_result's 200 schema) in ``status``."""
     document = _json(body)
     schema = contract.response_schema(contract.result_operation, 200)
     return (
         isinstance(document, dict)
-        and document.get(STATUS) == contract.status(TaskStatus.TASK_NOT_FOUND)
+        and document.get(STATUS) == contract.status(status)
         and schema is not None
         and not contract.errors(document, schema)
     )

@@ -13,10 +13,15 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+import httpx
 from hypothesis import settings
 from packaging.requirements import Requirement
 from PIL import Image
 from starlette.testclient import TestClient
+
+from contracts import load_contract
+from mockserver.http.admin import Control
+from mockserver.state.records import Delivery
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -31,6 +36,24 @@ AUTH = {"x-key": KEY}
 SUBMIT = "/v1/flux-pro-1.1"
 RESULT = "/v1/get_result"
 CREDITS = "/v1/credits"
+SEED = load_contract()
+"""The contract of the seed spec (the bundled ``openapi.json``)."""
+SUBMITTED_KEYS: list[str] = sorted(
+    SEED.plain_document()["components"]["schemas"]["AsyncResponse"]["properties"]
+)
+"""The fields of a submit's answer, sorted, as the seed spec's ``AsyncResponse`` lists them."""
+BFL_CHECK_NAMES = (
+    "polling_url_is_followable",
+    "lifecycle_reaches_final_status",
+    "ready_sample_is_requested_image",
+    "validation_error_names_broken_field",
+)
+"""The kit's BFL checks, in the order the registry lists them."""
+NOT_ALLOWED = (
+    "not sent: the host is not loopback nor in webhook_hosts "
+    "(the mock calls only hosts it is allowed to)"
+)
+"""The note of a webhook delivery the mock refused to send."""
 
 
 def png_bytes(width: int, height: int, colour: tuple[int, int, int] = (200, 40, 40)) -> bytes:
@@ -74,6 +97,26 @@ def in_app(client: TestClient, call: Coroutine[Any, Any, T]) -> T:
     """Run a call of ``client.app.control`` on the loop ``client`` serves the app on."""
     result: T = client.portal.call(lambda: call)  # type: ignore[union-attr]
     return result
+
+
+def poll_to_end(client: httpx.Client, polling_url: str, polls: int = 10) -> dict[str, Any]:
+    """Poll a task until its status is final (as the seed spec says), within ``polls`` polls."""
+    for _ in range(polls):
+        body: dict[str, Any] = client.get(polling_url).json()
+        if body["status"] in SEED.final_statuses:
+            return body
+    raise AssertionError(f"the task did not end in {polls} polls: {body}")
+
+
+def control_of(client: TestClient) -> Control:
+    """The admin control of the app ``client`` serves."""
+    control: Control = client.app.control  # type: ignore[attr-defined]
+    return control
+
+
+def wait_deliveries(client: TestClient, count: int, timeout: float = 60.0) -> tuple[Delivery, ...]:
+    """The webhook deliveries finished once ``count`` are (or ``timeout`` runs out)."""
+    return in_app(client, control_of(client).wait_for_deliveries(count, timeout=timeout))
 
 
 class ClientFactory(Protocol):

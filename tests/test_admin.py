@@ -6,7 +6,15 @@ import json
 
 from starlette.testclient import TestClient
 
-from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory, WebhookReceiver, in_app
+from support import (
+    AUTH,
+    CREDITS,
+    RESULT,
+    SUBMIT,
+    ClientFactory,
+    WebhookReceiver,
+    wait_deliveries,
+)
 
 
 def test_scenario_set_read_and_cleared_over_http(client: TestClient) -> None:
@@ -97,7 +105,7 @@ def test_webhook_deliveries_are_listed(client: TestClient) -> None:
         body = {"webhook_url": receiver.url, "webhook_secret": "s"}
         task_id = client.post(SUBMIT, json=body, headers=AUTH).json()["id"]
         receiver.wait(1)
-        in_app(client, client.app.control.wait_for_deliveries(1))  # type: ignore[attr-defined]
+        wait_deliveries(client, 1)
     (listed,) = client.get("/_mock/webhooks", params={"reveal": "1"}).json()
     assert (listed["task_id"], listed["url"], listed["skipped"]) == (task_id, receiver.url, False)
     assert listed["attempts"] == [{"at": listed["attempts"][0]["at"], "status": 200, "error": None}]

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from mockserver.clock import ManualClock
 from mockserver.settings import SubmitCost, Timing
 
-from support import AUTH, CREDITS, RESULT, ROOT, SUBMIT, ClientFactory, in_app
+from support import AUTH, CREDITS, RESULT, ROOT, SUBMIT, ClientFactory, in_app, poll_to_end
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -147,12 +147,8 @@ def test_prompt_upsampling_rewrites_the_prompt(make_client: ClientFactory) -> No
 
 
 def ready_result(client: TestClient, body: dict[str, object]) -> dict[str, Any]:
-    task = submit(client, body)
-    while True:
-        polled = client.get(str(task["polling_url"])).json()
-        if polled["status"] == "Ready":
-            result: dict[str, Any] = polled["result"]
-            return result
+    result: dict[str, Any] = poll_to_end(client, str(submit(client, body)["polling_url"]))["result"]
+    return result
 
 
 @pytest.mark.parametrize(

@@ -21,15 +21,11 @@ from contracts import (
 )
 from contracts.checks import CheckRegistry, Needs
 
+from support import BFL_CHECK_NAMES
+
 pytestmark = [pytest.mark.contracts]
 
 CONTRACT = load_contract()
-NAMES = (
-    "polling_url_is_followable",
-    "lifecycle_reaches_final_status",
-    "ready_sample_is_requested_image",
-    "validation_error_names_broken_field",
-)
 polling_url_is_followable = CHECKS["polling_url_is_followable"]
 lifecycle_reaches_final_status = CHECKS["lifecycle_reaches_final_status"]
 ready_sample_is_requested_image = CHECKS["ready_sample_is_requested_image"]
@@ -194,7 +190,7 @@ def test_validation_error_accepts_a_loc_that_goes_deeper() -> None:
 
 
 def test_the_registry_lists_the_checks_by_name_with_what_they_need() -> None:
-    assert CHECKS.names() == NAMES
+    assert CHECKS.names() == BFL_CHECK_NAMES
     assert [check.needs for check in CHECKS] == [Needs.FOLLOWED_SUBMIT] * 3 + [
         Needs.INVALID_REQUEST
     ]

@@ -20,21 +20,16 @@ from contracts.checks import Needs
 from mockserver.cli import main
 
 from broken_servers import BROKEN_SERVERS, KEY, mock, wrong_image_size
+from support import BFL_CHECK_NAMES
 
 pytestmark = [pytest.mark.contracts]
 
 SEED = 20260423
-BFL_NAMES = (
-    "polling_url_is_followable",
-    "lifecycle_reaches_final_status",
-    "ready_sample_is_requested_image",
-    "validation_error_names_broken_field",
-)
 
 
 def test_one_vocabulary_names_the_bfl_checks_then_schemathesiss() -> None:
     names = check_names()
-    assert names[:4] == BFL_NAMES
+    assert names[:4] == BFL_CHECK_NAMES
     assert {
         "not_a_server_error",
         "status_code_conformance",
@@ -72,7 +67,7 @@ def test_selecting_a_schemathesis_check_runs_it_alone_with_the_bfl_stance() -> N
 
 def test_a_broken_server_is_caught_by_the_named_check_and_not_when_it_is_excluded() -> None:
     caught = check_server(wrong_image_size(), api_key=KEY, seed=SEED, max_examples=5,
-                          lifecycles=1, checks=BFL_NAMES)  # fmt: skip
+                          lifecycles=1, checks=BFL_CHECK_NAMES)  # fmt: skip
     assert [violation.check for violation in caught.violations] == [
         "ready_sample_is_requested_image"
     ]
@@ -80,10 +75,10 @@ def test_a_broken_server_is_caught_by_the_named_check_and_not_when_it_is_exclude
         "result.sample is 512x768; the request asked for 1024x768"
     )
     passed = check_server(wrong_image_size(), api_key=KEY, seed=SEED, max_examples=5,
-                          lifecycles=1, checks=BFL_NAMES,
+                          lifecycles=1, checks=BFL_CHECK_NAMES,
                           exclude_checks=["ready_sample_is_requested_image"])  # fmt: skip
     assert passed.ok, passed.render()
-    assert set(passed.checks) == set(BFL_NAMES) - {"ready_sample_is_requested_image"}
+    assert set(passed.checks) == set(BFL_CHECK_NAMES) - {"ready_sample_is_requested_image"}
 
 
 @pytest.mark.parametrize("excluded", [False, True])

@@ -24,7 +24,7 @@ from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Call
 
-from support import AUTH, OCT_SPEC, RESULT, SUBMIT, in_app
+from support import AUTH, OCT_SPEC, RESULT, SUBMIT, in_app, poll_to_end
 
 SERVED = {
     "/_mock/": "text/html; charset=utf-8",
@@ -45,10 +45,9 @@ def events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
 
 
 def ready_task(client: TestClient, prompt: str = "a red fox") -> str:
-    task_id: str = client.post(SUBMIT, json={"prompt": prompt}, headers=AUTH).json()["id"]
-    status = ""
-    while status not in ("Ready", "Content Moderated"):
-        status = client.get(RESULT, params={"id": task_id}).json()["status"]
+    task = client.post(SUBMIT, json={"prompt": prompt}, headers=AUTH).json()
+    poll_to_end(client, task["polling_url"])
+    task_id: str = task["id"]
     return task_id
 
 
@@ -283,10 +282,9 @@ def test_a_stream_ends_when_its_client_leaves_or_the_server_shuts_down(ending: s
 def test_a_video_tasks_thumbnail_is_its_clip(make_client: Any) -> None:
     client: TestClient = make_client(spec=OCT_SPEC, polls_until_ready=2, credits=100_000.0)
     body = {"mode": "t2v", "prompt": "a fox", "draft": True, "duration": 5}
-    task_id = client.post("/v1/flux-3-video", json=body, headers=AUTH).json()["id"]
-    poll: dict[str, Any] = {}
-    while poll.get("status") != "Ready":
-        poll = client.get(RESULT, params={"id": task_id}).json()
+    task = client.post("/v1/flux-3-video", json=body, headers=AUTH).json()
+    task_id = task["id"]
+    poll = poll_to_end(client, task["polling_url"])
     signed = client.get(poll["result"]["sample"])
     thumbnail = client.get(f"/_mock/media/{task_id}")
     assert (thumbnail.status_code, thumbnail.headers["content-type"]) == (200, "video/mp4")

@@ -23,7 +23,7 @@ from mockserver.render.dashboard import ROWS
 from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing
 
-from support import CREDITS, RESULT, SUBMIT, WebhookReceiver
+from support import CREDITS, SUBMIT, WebhookReceiver, poll_to_end
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -101,13 +101,6 @@ def clicked(driver: WebDriver, selector: str) -> bool:
         return False
 
 
-def finish(client: httpx.Client, task_id: str) -> str:
-    status = "Pending"
-    while status == "Pending":
-        status = client.get(RESULT, params={"id": task_id}).json()["status"]
-    return str(status)
-
-
 def test_the_dashboard_follows_the_mock_live_in_a_browser(
     browser: WebDriver, live_mock: MockServer
 ) -> None:
@@ -121,7 +114,7 @@ def test_the_dashboard_follows_the_mock_live_in_a_browser(
         fox = client.post(SUBMIT, json={"prompt": "a red fox in the snow"}, headers=key)
         fox_id = fox.json()["id"]
         until(browser, lambda d: status_of(d, fox_id) == "Pending")
-        assert finish(client, fox_id) == "Ready"
+        assert poll_to_end(client, fox.json()["polling_url"])["status"] == "Ready"
         until(browser, lambda d: status_of(d, fox_id) == "Ready")
         # The thumbnail's element is kept across snapshots: found once, it stays fresh.
         image = browser.find_element(By.CSS_SELECTOR, f'#tasks tr[data-id="{fox_id}"] img')
@@ -155,8 +148,9 @@ def test_the_dashboard_follows_the_mock_live_in_a_browser(
         browser.find_element(By.ID, "scenario-apply").click()
         until(browser, lambda d: message.text == "Applied.")
         assert client.get("/_mock/scenario").json()["outcome"] == "CONTENT_MODERATED"
-        storm = client.post(SUBMIT, json={"prompt": "a storm at sea"}, headers=key).json()["id"]
-        assert finish(client, storm) == "Content Moderated"
+        stormy = client.post(SUBMIT, json={"prompt": "a storm at sea"}, headers=key).json()
+        storm = stormy["id"]
+        assert poll_to_end(client, stormy["polling_url"])["status"] == "Content Moderated"
         until(browser, lambda d: status_of(d, storm) == "Content Moderated")
         assert "Violence" in row_text(browser, f'#tasks tr[data-id="{storm}"]')
         browser.find_element(By.ID, "scenario-clear").click()

@@ -8,6 +8,7 @@ clock, settings, progress) below them all and the edges (cli, the package's own
 from __future__ import annotations
 
 import ast
+import functools
 import graphlib
 from pathlib import Path
 
@@ -22,8 +23,6 @@ EDGE_MODULES = {"cli", "__main__", "__init__"}
 PACKAGE = ROOT / "mockserver"
 LONGEST_MODULE = 400
 """Lines a module may have before it holds more than one job (the review's bar)."""
-STILL_LONG: set[str] = set()
-"""Modules past the bar today, each to be split by its jobs (issue 14); none may join."""
 
 
 def stage_of(module: str) -> str:
@@ -38,10 +37,15 @@ def stage_of(module: str) -> str:
     return parts[1]
 
 
+@functools.cache
+def tree(path: Path) -> ast.Module:
+    """The parsed source of ``path``, read once however many checks walk it."""
+    return ast.parse(path.read_text())
+
+
 def imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
     found = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(tree(path)):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
         elif isinstance(node, ast.Import):
@@ -82,22 +86,18 @@ def test_modules_stay_small_enough_to_read_in_one_go() -> None:
         for path in MODULES
         if (lines := len(path.read_text().splitlines())) > LONGEST_MODULE
     }
-    assert set(long) == STILL_LONG, long  # a module split leaves the list too
+    assert long == {}
 
 
 def top_level_imports(path: Path) -> list[ast.ImportFrom | ast.Import]:
     """The imports run when the module loads (not those inside functions or TYPE_CHECKING)."""
-    return [
-        node
-        for node in ast.parse(path.read_text()).body
-        if isinstance(node, ast.ImportFrom | ast.Import)
-    ]
+    return [node for node in tree(path).body if isinstance(node, ast.ImportFrom | ast.Import)]
 
 
 def private_names_imported(path: Path) -> list[str]:
     return [
         f"{node.module}.{alias.name}"
-        for node in ast.walk(ast.parse(path.read_text()))
+        for node in ast.walk(tree(path))
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mockserver")
         for alias in node.names
         if alias.name.startswith("_") and not alias.name.startswith("__")
@@ -144,10 +144,10 @@ def private_names_reached(path: Path) -> list[str]:
     objects of ours that come from elsewhere (fixtures, return values) are beyond a
     reading of the source alone.
     """
-    tree = ast.parse(path.read_text())
+    parsed = tree(path)
     reached: list[str] = []
     bound: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in ast.walk(parsed):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module.split(".")[0] in OUR_PACKAGES:
                 for alias in node.names:
@@ -160,14 +160,14 @@ def private_names_reached(path: Path) -> list[str]:
                     reached += [alias.name] if is_private(alias.name) else []
                     local = alias.asname or alias.name.split(".")[0]
                     bound[local] = alias.name if alias.asname else local
-    for node in ast.walk(tree):  # ``app = MockApp(...)``: ``app`` is one of ours too
+    for node in ast.walk(parsed):  # ``app = MockApp(...)``: ``app`` is one of ours too
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             chain = dotted(node.value)
             head, _, rest = (chain or "").partition(".")
             for target in node.targets:
                 if head in bound and isinstance(target, ast.Name):
                     bound[target.id] = ".".join(filter(None, (bound[head], rest)))
-    for node in ast.walk(tree):
+    for node in ast.walk(parsed):
         if isinstance(node, ast.Attribute) and is_private(node.attr):
             chain = dotted(node.value)
             head, _, rest = (chain or "").partition(".")

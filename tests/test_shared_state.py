@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +25,17 @@ from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing
 
 from redis_server import RedisServer
-from support import AUTH, CREDITS, RESULT, SUBMIT, HangingReceiver, WebhookReceiver, in_app
+from support import (
+    AUTH,
+    CREDITS,
+    RESULT,
+    SUBMIT,
+    HangingReceiver,
+    WebhookReceiver,
+    in_app,
+    poll_to_end,
+    wait_deliveries,
+)
 
 BASE = MockSettings(timing=Timing.POLLS, polls_until_ready=2, seed=None, strict=True)
 
@@ -38,14 +47,6 @@ def pair(redis_url: str) -> Iterator[tuple[TestClient, TestClient]]:
     with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
         yield first, second
         in_app(first, first.app.control.reset())  # type: ignore[attr-defined]
-
-
-def poll_to_end(client: TestClient, polling_url: str) -> dict[str, Any]:
-    for _ in range(5):
-        body: dict[str, Any] = client.get(polling_url).json()
-        if body["status"] != "Pending":
-            return body
-    raise AssertionError("the task did not end")
 
 
 def test_a_task_submitted_on_one_is_polled_downloaded_and_charged_on_the_other(
@@ -101,10 +102,7 @@ def test_each_webhook_is_delivered_once_whichever_process_claims_it(
             (first if index % 2 else second).post(
                 SUBMIT, json={"webhook_url": receiver.url, "prompt": f"n{index}"}, headers=AUTH
             )
-        done = in_app(
-            first,
-            first.app.control.wait_for_deliveries(40, timeout=30.0),  # type: ignore[attr-defined]
-        )
+        done = wait_deliveries(first, 40, timeout=30.0)
         assert len(done) == 40 and all(delivery.delivered for delivery in done)
         bodies = [json.loads(received.body)["task_id"] for received in receiver.received]
     assert len(bodies) == 40 and len(set(bodies)) == 40
@@ -121,10 +119,7 @@ def test_a_webhook_waiting_its_turn_past_its_lease_is_still_sent_once(redis_url:
             first.post(SUBMIT, json=body, headers=AUTH)
         receiver.wait(2)  # claimed by then: the first process looks every 0.1 s at most
         with TestClient(create_app(settings)) as second:
-            done = in_app(
-                second,
-                second.app.control.wait_for_deliveries(20, timeout=60.0),  # type: ignore[attr-defined]
-            )
+            done = wait_deliveries(second, 20, timeout=60.0)
             bodies = [json.loads(received.body)["task_id"] for received in receiver.wait(20)]
         in_app(first, first.app.control.reset())  # type: ignore[attr-defined]
     assert [[attempt.status for attempt in delivery.attempts] for delivery in done] == [[200]] * 20

@@ -8,26 +8,21 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver.http.addresses import allowed
-from mockserver.http.admin import Control
 from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, Timing
 from mockserver.state.records import Delivery
 
-from support import AUTH, SUBMIT, ClientFactory, HangingReceiver, WebhookReceiver, in_app
-
-NOT_ALLOWED = (
-    "not sent: the host is not loopback nor in webhook_hosts "
-    "(the mock calls only hosts it is allowed to)"
+from support import (
+    AUTH,
+    NOT_ALLOWED,
+    SUBMIT,
+    ClientFactory,
+    HangingReceiver,
+    WebhookReceiver,
+    control_of,
+    in_app,
+    wait_deliveries,
 )
-
-
-def control_of(client: TestClient) -> Control:
-    control: Control = client.app.control  # type: ignore[attr-defined]
-    return control
-
-
-def finished(client: TestClient, count: int) -> tuple[Delivery, ...]:
-    return in_app(client, control_of(client).wait_for_deliveries(count, timeout=60))
 
 
 def submit(client: TestClient, url: str) -> str:
@@ -56,7 +51,7 @@ def test_a_hanging_receiver_costs_only_its_own_deliveries(
         # The hanging receiver's deliveries come first in the queue, more than the cap.
         stuck = {submit(client, hanging.url) for _ in range(10)}
         served = {submit(client, healthy.url) for _ in range(20)}
-        done = finished(client, 20)
+        done = wait_deliveries(client, 20)
         assert len(healthy.wait(20)) == 20
         assert {delivery.task_id for delivery in done} == served
         assert {(d.delivered, d.url, len(d.attempts), d.note) for d in done} == {
@@ -77,7 +72,7 @@ def test_one_receiver_gets_at_most_its_connection_limit(make_client: ClientFacto
     with WebhookReceiver(delay=0.2) as receiver:
         for _ in range(8):
             submit(client, receiver.url)
-        done = finished(client, 8)
+        done = wait_deliveries(client, 8)
         assert len(receiver.wait(8)) == 8
     assert [delivery.delivered for delivery in done] == [True] * 8
     assert receiver.most_at_once == 2
@@ -88,7 +83,7 @@ def test_a_full_queue_keeps_the_webhook_as_not_sent(make_client: ClientFactory) 
     with HangingReceiver() as hanging:
         submit(client, hanging.url)
         refused = submit(client, hanging.url)
-        (delivery,) = finished(client, 1)
+        (delivery,) = wait_deliveries(client, 1)
     assert delivery == Delivery(
         task_id=refused,
         url=hanging.url,
@@ -114,7 +109,7 @@ def test_a_target_not_allowed_is_refused_unlooked_up(
 ) -> None:
     client = make_client()
     task_id = submit(client, url)
-    (delivery,) = finished(client, 1)
+    (delivery,) = wait_deliveries(client, 1)
     assert (delivery.task_id, delivery.url, delivery.skipped, delivery.attempts) == (
         task_id,
         url,
@@ -132,7 +127,7 @@ def test_a_localhost_subdomain_is_delivered_without_looking_it_up(
     with WebhookReceiver() as receiver:
         url = receiver.url.replace("127.0.0.1", "hooks.localhost")
         task_id = submit(client, url)
-        (delivery,) = finished(client, 1)
+        (delivery,) = wait_deliveries(client, 1)
         (received,) = receiver.wait(1)
     assert (delivery.task_id, delivery.url, delivery.delivered) == (task_id, url, True)
     assert [attempt.status for attempt in delivery.attempts] == [200]
@@ -166,5 +161,5 @@ def test_the_allow_list_is_read_from_a_flag_or_the_environment(make_client: Clie
     assert settings.webhook_hosts == {"10.0.0.0/8:8080", "[fd00::1]:9000", "*.internal"}
     client = make_client(webhook_hosts=settings.webhook_hosts)
     submit(client, "http://10.0.0.1:9999/x")  # the network, but not the port allowed
-    (delivery,) = finished(client, 1)
+    (delivery,) = wait_deliveries(client, 1)
     assert (delivery.skipped, delivery.note) == (True, NOT_ALLOWED)
