@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 from mockserver.domain.conditions import When
 from mockserver.domain.media import Encoding, Inputs, MediaInput
 from mockserver.domain.sizing import parse_ratio
+from mockserver.domain.table_rules import build_rule
 
 
 class Outcome(enum.Enum):
@@ -267,18 +268,9 @@ CHECKS: Mapping[str, Callable[..., Check]] = {
 
 def build(raw: Mapping[str, Any]) -> Check:
     """The check a table row names, with its parameters (``KeyError`` for an unknown one)."""
-    params = dict(raw)
-    name = params.pop("check")
-    if name not in CHECKS:
-        raise KeyError(f"unknown check {name!r}; known: {', '.join(CHECKS)}")
-    if "when" in params:
-        params["when"] = When.parse(params["when"])
-    if "outcome" in params:
-        params["outcome"] = Outcome(params["outcome"])
-    for key in ("fields", "offset"):
-        if key in params:
-            params[key] = tuple(params[key])
-    return CHECKS[name](**params)
+    return build_rule(
+        raw, key="check", family=CHECKS, kind="check", read={"when": When.parse, "outcome": Outcome}
+    )
 
 
 def first_breach(checks: tuple[Check, ...], subject: Subject) -> Breach | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
 from mockserver.domain.media import Inputs
+from mockserver.domain.table_rules import build_rule
 
 DEFAULT_SIDE = 1024
 MEGAPIXEL_AREA = DEFAULT_SIDE * DEFAULT_SIDE
@@ -345,21 +346,4 @@ RULES: Mapping[str, Callable[..., SizeRule]] = {
 
 def build(raw: Mapping[str, Any]) -> SizeRule:
     """The rule a table row names, with its parameters (``KeyError`` for an unknown one)."""
-    params = dict(raw)
-    name = params.pop("rule")
-    if name not in RULES:
-        raise KeyError(f"unknown size rule {name!r}; known: {', '.join(RULES)}")
-    return RULES[name](**_frozen(params))
-
-
-def _frozen(params: Mapping[str, Any]) -> dict[str, Any]:
-    """TOML arrays as tuples (hashable, like the rest of a frozen rule)."""
-    return {key: _freeze(value) for key, value in params.items()}
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_freeze(item) for item in value)
-    if isinstance(value, dict):
-        return {key: _freeze(item) for key, item in value.items()}
-    return value
+    return build_rule(raw, key="rule", family=RULES, kind="size rule")
