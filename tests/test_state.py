@@ -18,6 +18,7 @@ import redis.asyncio as redis
 from mockserver.clock import ManualClock
 from mockserver.domain.generation import Generation
 from mockserver.domain.lifecycle import Progression
+from mockserver.domain.outcomes import Outcome
 from mockserver.domain.pricing import Price
 from mockserver.settings import Timing
 from mockserver.spec.openapi import TaskStatus
@@ -109,9 +110,7 @@ def submission(
     generation = dataclasses.replace(GENERATION, webhook_url=webhook, **changes)
     return Submission(
         generation=generation,
-        outcome=outcome,
-        details={"error": "x"} if outcome is TaskStatus.ERROR else None,
-        status_code=200,
+        outcome=Outcome(outcome, error="x" if outcome is TaskStatus.ERROR else None),
         directives="",
         poll_faults=False,
         origin="http://mock",

@@ -14,8 +14,6 @@ import re
 
 from mockserver.spec.openapi import TaskStatus
 
-MODERATION_REASONS = "Moderation Reasons"
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Flag:

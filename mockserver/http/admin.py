@@ -294,7 +294,7 @@ def _task_json(task: Task) -> dict[str, Any]:
         "id": task.id,
         "endpoint": task.generation.endpoint,
         "status": task.status.name,
-        "outcome": task.outcome.name,
+        "outcome": task.outcome.status.name,
         "polls": task.polls,
         "seed": task.seed,
         "width": task.generation.width,

@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mockserver.domain import moderation, scenarios
+from mockserver.domain import outcomes, scenarios
 from mockserver.domain.endpoints import Media
-from mockserver.domain.generation import PROMPT, Generation, Refused, plan
+from mockserver.domain.generation import PROMPT, Refused, plan
 from mockserver.domain.media import INVALID_INPUT, InputKind, Inputs
-from mockserver.domain.scenarios import Scenario, Target
+from mockserver.domain.scenarios import Target
 from mockserver.http.delivery import sources_of, video_request
 from mockserver.http.faults import (
     NO_FAULT,
@@ -28,15 +28,12 @@ from mockserver.http.faults import (
     shaped,
 )
 from mockserver.http.runtime import Runtime
-from mockserver.render import bodies, fastapi_errors, wire
+from mockserver.render import fastapi_errors, wire
 from mockserver.settings import Timing
 from mockserver.spec.openapi import Operation, OperationKind, TaskStatus
 from mockserver.spec.validation import Accepted
 from mockserver.state.records import SERVER_SCOPE, Refusal
 from mockserver.state.tasks import Submission
-
-DEFAULT_ERROR = "Generation failed"
-DEFAULT_MODERATION_REASON = "Safety Filter"
 
 Handler = Callable[[Runtime, Operation, Request, Accepted], Awaitable[Response]]
 
@@ -66,14 +63,12 @@ async def submit(rt: Runtime, op: Operation, request: Request, accepted: Accepte
     )
     if isinstance(planned, Refused):
         return await shaped(rt, fastapi_errors.refusal(planned, accepted.raw_body), fault)
-    outcome = _outcome(server.merged(own), planned)
+    outcome = outcomes.decide(server.merged(own), planned)
     origin = rt.origin(request)
     admitted = await rt.tasks.submit(
         Submission(
             generation=planned,
-            outcome=outcome.status,
-            details=None if outcome.details is None else dict(outcome.details),
-            status_code=outcome.status_code,
+            outcome=outcome,
             directives=",".join(text for text in (header_text, prompt_text) if text),
             poll_faults=own.fault(Target.POLL) != NO_FAULT,
             origin=origin,
@@ -115,34 +110,6 @@ def _opened_bundle(rt: Runtime, inputs: Inputs) -> tuple[Inputs, dict[str, objec
     return inputs, None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Outcome:
-    """The final status a new task will reach, its ``details``, and the poll's HTTP status."""
-
-    status: TaskStatus
-    details: Mapping[str, object] | None = None
-    status_code: int = 200
-
-
-def _outcome(scenario: Scenario, generation: Generation) -> Outcome:
-    outcome, reasons = scenario.outcome, scenario.detail
-    if outcome is None and generation.failure is not None:
-        return Outcome(
-            TaskStatus.ERROR,
-            {bodies.ERROR_DETAIL: generation.failure},
-            generation.failure_status,
-        )
-    if outcome is None:
-        assessed = moderation.assess(generation.prompt, generation.safety_tolerance)
-        outcome, reasons = assessed if assessed else (TaskStatus.READY, None)
-    if outcome is TaskStatus.ERROR:
-        return Outcome(outcome, {bodies.ERROR_DETAIL: "; ".join(reasons or (DEFAULT_ERROR,))})
-    if outcome in (TaskStatus.REQUEST_MODERATED, TaskStatus.CONTENT_MODERATED):
-        reasons = reasons or (DEFAULT_MODERATION_REASON,)
-        return Outcome(outcome, {moderation.MODERATION_REASONS: list(reasons)})
-    return Outcome(outcome)
-
-
 async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Accepted) -> Response:
     task_id = str(accepted.params[rt.task_id_param])
     header = header_scenario(request)
@@ -178,7 +145,7 @@ async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Acc
     response = rt.renderer.task(
         task_id=task.id,
         status=task.status,
-        status_code=task.outcome_status_code if ended else 200,
+        status_code=task.outcome.status_code if ended else 200,
         result=rt.results.sample_result(task, rt.origin(request), server) if ready else None,
         progress=task.progress,
         details=task.details,

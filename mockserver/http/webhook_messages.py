@@ -25,8 +25,8 @@ def payload(
     succeeded = task.status is TaskStatus.READY
     error = None
     if not succeeded:
-        details = task.details or {}
-        error = str(details.get(bodies.ERROR_DETAIL) or renderer.status_text(task.status))
+        message = task.details.error if task.details is not None else None
+        error = message or renderer.status_text(task.status)
     return webhook_payloads.webhook_payload(
         settings.webhook_style,
         task_id=task.id,

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from mockserver.domain.endpoints import DEFAULT_ROW, BehaviourTable
+from mockserver.domain.outcomes import Outcome
 from mockserver.domain.pricing import Price
 from mockserver.errors import SpecError
 from mockserver.render.wire import encode_json_safely, json_body_response, json_response
@@ -22,6 +23,8 @@ from mockserver.spec.openapi import JsonSchema, OperationKind, Spec, TaskStatus
 
 ERROR_DETAIL = "error"
 """The key of an ``Error`` task's message in its ``details``."""
+MODERATION_REASONS = "Moderation Reasons"
+"""The key of a moderated task's reasons in its ``details``."""
 TASK_BODY_MEMO_SIZE = 4096
 
 # Keys of the poll body the mock fills; their order comes from the spec.
@@ -134,15 +137,15 @@ class Renderer:
         status_code: int = 200,
         result: SampleResult | None = None,
         progress: float | None = None,
-        details: Mapping[str, Any] | None = None,
+        details: Outcome | None = None,
         settled_cost: float | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """A poll answer; ``settled_cost`` picks the spec's settled-cost branch (video)."""
-        if details is None:
-            body = self._task_body(task_id, status, result, progress, None, settled_cost)
-        else:  # a mapping: not hashable, and rare (moderation reasons)
-            body = self._encode_task(task_id, status, result, progress, details, settled_cost)
+        """A poll answer; ``settled_cost`` picks the spec's settled-cost branch (video).
+
+        ``details``: the task's outcome, once it shows it (its error or moderation reasons).
+        """
+        body = self._task_body(task_id, status, result, progress, details, settled_cost)
         return json_body_response(body, status_code, headers)
 
     def _encode_task(
@@ -151,7 +154,7 @@ class Renderer:
         status: TaskStatus,
         result: SampleResult | None,
         progress: float | None,
-        details: Mapping[str, Any] | None = None,
+        details: Outcome | None = None,
         settled_cost: float | None = None,
     ) -> bytes:
         values = {
@@ -159,7 +162,7 @@ class Renderer:
             STATUS: self._statuses[status],
             RESULT: None if result is None else result.as_json(),
             PROGRESS: progress,
-            DETAILS: None if details is None else dict(details),
+            DETAILS: None if details is None else _details_json(details),
         }
         keys = self._result_keys
         if settled_cost is not None and self._settled_key is not None:
@@ -175,6 +178,15 @@ class Renderer:
     def minimal(self, schema: JsonSchema | None) -> Response:
         """The smallest body valid for ``schema``: for operations the mock does not model."""
         return json_response(_minimal_value(self._spec, schema))
+
+
+def _details_json(outcome: Outcome) -> dict[str, Any] | None:
+    """The ``details`` of a task showing ``outcome``: its error, or its moderation reasons."""
+    if outcome.error is not None:
+        return {ERROR_DETAIL: outcome.error}
+    if outcome.moderation_reasons:
+        return {MODERATION_REASONS: list(outcome.moderation_reasons)}
+    return None
 
 
 def _credits_key(spec: Spec) -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mockserver.domain.endpoints import Media
+from mockserver.domain.outcomes import Outcome
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import ACCEPTED, REJECTED, Call, Delivery, Task
 
@@ -179,14 +180,12 @@ def _task(task: Task, spelling: Mapping[TaskStatus, str]) -> dict[str, Any]:
     }
 
 
-def _reason(details: Mapping[str, Any] | None) -> str | None:
-    """Why a task was moderated or failed, from its ``details`` as the poll shows them."""
-    if not details:
+def _reason(details: Outcome | None) -> str | None:
+    """Why a task was moderated or failed, once the task shows its outcome."""
+    if details is None:
         return None
-    parts: list[str] = []
-    for value in details.values():
-        parts.extend(str(v) for v in value) if isinstance(value, list) else parts.append(str(value))
-    return ", ".join(parts)
+    parts = [*([] if details.error is None else [details.error]), *details.moderation_reasons]
+    return ", ".join(parts) if parts else None
 
 
 def _call(key: str, call: Call) -> dict[str, Any]:

@@ -9,10 +9,9 @@ settled). ``Task`` is the two seen together at one moment, with its stage worked
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
 
 from mockserver.domain.generation import Generation
+from mockserver.domain.outcomes import READY, Outcome
 from mockserver.spec.openapi import TaskStatus
 
 ACCEPTED, REJECTED = "accepted", "rejected"
@@ -32,11 +31,8 @@ class TaskRecord:
     created_at: float
     blob: str
     """Name of the sample's blob: 32 hex digits, unrelated to the id (as on the real API)."""
-    outcome: TaskStatus = TaskStatus.READY
-    """The final status this task will reach."""
-    outcome_details: Mapping[str, Any] | None = None
-    outcome_status_code: int = 200
-    """HTTP status of a poll answering the final status (422 for an input it cannot use)."""
+    outcome: Outcome = READY
+    """What this task will end as."""
     directives: str = ""
     """The directives the task was submitted with (header, then prompt), as text."""
     poll_faults: bool = False
@@ -88,16 +84,13 @@ class Task:
         return self.record.created_at
 
     @property
-    def outcome(self) -> TaskStatus:
+    def outcome(self) -> Outcome:
         return self.record.outcome
 
     @property
-    def outcome_status_code(self) -> int:
-        return self.record.outcome_status_code
-
-    @property
-    def details(self) -> Mapping[str, Any] | None:
-        return self.record.outcome_details if self.status is self.outcome else None
+    def details(self) -> Outcome | None:
+        """The outcome once the task shows it (its final status reached), else None."""
+        return self.record.outcome if self.status is self.record.outcome.status else None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import os
 from mockserver.clock import Clock
 from mockserver.domain.generation import Generation
 from mockserver.domain.lifecycle import PHASES, Progression, stage_at
+from mockserver.domain.outcomes import Outcome
 from mockserver.settings import Timing
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.protocol import Store
@@ -68,9 +69,7 @@ class Submission:
     """A planned generation and what the scenario decided for it."""
 
     generation: Generation
-    outcome: TaskStatus
-    details: dict[str, object] | None
-    status_code: int
+    outcome: Outcome
     directives: str
     poll_faults: bool
     origin: str
@@ -108,7 +107,7 @@ class Tasks:
         generation = submission.generation
         now = self.clock.now()
         who = identity(self._secret, await self.store.next_number())
-        final_at_once = submission.outcome is TaskStatus.REQUEST_MODERATED
+        final_at_once = submission.outcome.status is TaskStatus.REQUEST_MODERATED
         record = TaskRecord(
             id=who.id,
             generation=generation,
@@ -116,12 +115,10 @@ class Tasks:
             created_at=now,
             blob=who.blob,
             outcome=submission.outcome,
-            outcome_details=submission.details,
-            outcome_status_code=submission.status_code,
             directives=submission.directives,
             poll_faults=submission.poll_faults,
             due=now if final_at_once else self._due(now),
-            charge=generation.price if submission.outcome is TaskStatus.READY else 0.0,
+            charge=generation.price if submission.outcome.status is TaskStatus.READY else 0.0,
         )
         delivery = (
             None
@@ -194,13 +191,13 @@ class Tasks:
         return Task(
             record,
             polls=state.polls,
-            status=record.outcome,
+            status=record.outcome.status,
             started_at=self._started_at(record),
             finished_at=state.settled_at,
         )
 
     def _started_at(self, record: TaskRecord) -> float:
-        if record.due is None or record.outcome is TaskStatus.REQUEST_MODERATED:
+        if record.due is None or record.outcome.status is TaskStatus.REQUEST_MODERATED:
             return record.created_at
         # By time: the task is picked up once its queued phase is over (lifecycle).
         return record.created_at + self._progression.generation_seconds / PHASES
