@@ -23,8 +23,10 @@ from contracts import load_contract
 from mockserver.http.admin import Control
 from mockserver.state.records import Delivery
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = Path(__file__).resolve().parent / "specs"
+TESTS = Path(__file__).resolve().parent
+"""The tests' own folder: the suites in unit/, http/, contract/, property/, and what they share."""
+ROOT = TESTS.parent
+SPECS = TESTS / "specs"
 PUBLISHED = ROOT / "mockserver" / "spec" / "published"
 FULL_SPEC = PUBLISHED / "bfl-openapi-2026-04-23.json"
 """BFL's spec of April 2026, bundled as ``2026-04-23``."""
