@@ -24,7 +24,12 @@ from mockserver.http.admin import Control
 from mockserver.state.records import Delivery
 
 TESTS = Path(__file__).resolve().parent
-"""The tests' own folder: the suites in unit/, http/, contract/, property/, and what they share."""
+"""The tests' own folder: a folder for each suite, and beside them what the suites share."""
+SUITES = ("unit", "http", "contract", "property")
+"""The suites, each a folder of TESTS that every test module lives in (contract/property/
+holds the contract kit's property tests, which are in both suites)."""
+SUITE_MARKERS = {"contract": "contracts", "property": "property"}
+"""The marker each suite folder gives its tests, for tox to select by; unit/ and http/ give none."""
 ROOT = TESTS.parent
 SPECS = TESTS / "specs"
 PUBLISHED = ROOT / "mockserver" / "spec" / "published"
@@ -56,6 +61,14 @@ NOT_ALLOWED = (
     "(the mock calls only hosts it is allowed to)"
 )
 """The note of a webhook delivery the mock refused to send."""
+
+
+def suite_markers(path: Path) -> list[str]:
+    """The markers of the suite folders ``path`` lies in (none outside TESTS)."""
+    if not path.is_relative_to(TESTS):
+        return []
+    folders = path.relative_to(TESTS).parts[:-1]
+    return [SUITE_MARKERS[folder] for folder in folders if folder in SUITE_MARKERS]
 
 
 def png_bytes(width: int, height: int, colour: tuple[int, int, int] = (200, 40, 40)) -> bytes:

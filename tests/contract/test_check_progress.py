@@ -12,15 +12,12 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
-
 from contracts import LiveApp, check_client
 from mockserver.progress import CLEAR_LINE
 
 from broken_servers import KEY, mock
 
 
-@pytest.mark.contracts
 def test_check_client_tells_how_many_requests_were_sent_while_it_runs(tmp_path: Path) -> None:
     seen: list[str] = []
     release = tmp_path / "release"
@@ -44,7 +41,6 @@ def test_check_client_tells_how_many_requests_were_sent_while_it_runs(tmp_path: 
     assert "1 request(s) so far, 0 refused" in seen
 
 
-@pytest.mark.contracts
 def test_check_server_shows_progress_on_a_terminal_only() -> None:
     with LiveApp(mock()) as live:
         command = [sys.executable, "-m", "mockserver", "check-server", live.url, "--api-key",

@@ -16,7 +16,6 @@ from support import TESTS
 ENV_URL, ENV_KEY = "BFL_API_URL", "BFL_API_KEY"
 """Where the command finds the mock's URL and a key, as the README documents."""
 
-pytestmark = [pytest.mark.contracts]
 
 CLIENT = str(TESTS / "broken_clients.py")
 FAST = MockSettings(timing=Timing.POLLS, polls_until_ready=2, seed=0)

@@ -17,8 +17,6 @@ from contracts.tolerances import (
 )
 from mockserver.spec.openapi import OperationKind
 
-pytestmark = [pytest.mark.contracts]
-
 CONTRACT = load_contract()
 SUBMIT = CONTRACT.operations_of(OperationKind.GENERATION)[0]
 POLL = CONTRACT.result_operation

@@ -26,8 +26,6 @@ from mockserver.spec.openapi import OperationKind
 
 from support import FULL_SPEC
 
-pytestmark = [pytest.mark.contracts]
-
 CONTRACT = load_contract()
 SUBMIT = CONTRACT.operations_of(OperationKind.GENERATION)[0].operation_id
 POLL = CONTRACT.result_operation.operation_id

@@ -13,8 +13,6 @@ from hypothesis import given
 
 from contracts import from_schema
 
-pytestmark = [pytest.mark.contracts]
-
 
 def test_an_unknown_type_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="unsupported JSON type 'widget'"):

@@ -25,7 +25,6 @@ def argv(command: str) -> list[str]:
     return [part for word in words for part in programs.get(word, [word])]
 
 
-@pytest.mark.contracts
 def test_stance_table_lists_every_out_of_spec_status() -> None:
     table = README.split("<!-- stance-table")[1].split("<!-- /stance-table -->")[0]
     rows = re.findall(r"^\| (\d{3}) \| ([^|]+) \| ([^|]+) \|$", table, re.MULTILINE)
@@ -36,7 +35,6 @@ def test_stance_table_lists_every_out_of_spec_status() -> None:
     assert task_bodies == [rule.status for rule in OUT_OF_SPEC_STATUSES if rule.task_body]
 
 
-@pytest.mark.contracts
 def test_check_server_commands_work_as_written() -> None:
     serve, check, _ = code_blocks(section("1. Check any server"), "sh")[0].splitlines()
     with socket.socket() as free:
@@ -59,7 +57,6 @@ def test_check_server_commands_work_as_written() -> None:
     assert done.stdout.endswith("PASSED\n")
 
 
-@pytest.mark.contracts
 def test_check_client_command_works_as_written() -> None:
     text = section("2. Check any client")
     (command,) = code_blocks(text, "sh")[0].splitlines()
@@ -71,7 +68,6 @@ def test_check_client_command_works_as_written() -> None:
     assert report[0] == shown[0] and report[2:] == shown[2:]
 
 
-@pytest.mark.contracts
 def test_python_examples_work_as_written(capsys: pytest.CaptureFixture[str]) -> None:
     check_server_example = code_blocks(section("1. Check any server"), "python")[0]
     exec(compile(check_server_example, "README check_server", "exec"), {})
@@ -88,7 +84,6 @@ def test_python_examples_work_as_written(capsys: pytest.CaptureFixture[str]) -> 
     )
 
 
-@pytest.mark.contracts
 def test_pytest_example_works_as_written(pytester: pytest.Pytester) -> None:
     text = section("3. In pytest: the `bfl_mock` fixture fails a test for off-contract requests")
     pytester.makepyfile(code_blocks(text, "python")[0])
@@ -101,7 +96,6 @@ def test_pytest_example_works_as_written(pytester: pytest.Pytester) -> None:
     )  # fmt: skip
 
 
-@pytest.mark.contracts
 def test_schemathesis_example_works_as_written(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         code_blocks(section("6. The BFL checks in your own schemathesis"), "python")[0]

@@ -62,7 +62,6 @@ def differential(apps: Contestants, exchange: Exchange) -> None:
     event(f"{exchange.method} {exchange.path}: {answer.status}")  # --hypothesis-show-statistics
 
 
-@pytest.mark.property
 @settings(max_examples=ORACLE_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
 @given(keys=st.sampled_from(Keys), exchange=json_submits)
 def test_the_mock_validates_every_body_as_fastapi_does(
@@ -71,7 +70,6 @@ def test_the_mock_validates_every_body_as_fastapi_does(
     differential(contestants[keys], exchange)
 
 
-@pytest.mark.property
 @settings(max_examples=ORACLE_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
 @given(keys=st.sampled_from(Keys), exchange=exchanges)
 def test_the_mock_answers_every_request_as_fastapi_does(
@@ -105,7 +103,6 @@ def published_endpoints() -> list[Any]:
     ]
 
 
-@pytest.mark.property
 @pytest.mark.parametrize("published", published_specs())
 @settings(max_examples=PUBLISHED_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
 @given(keys=st.sampled_from(Keys), data=st.data())
@@ -117,7 +114,6 @@ def test_the_mock_answers_every_published_endpoint_as_fastapi_does(
     differential(arena.contestants(published, keys), exchange)
 
 
-@pytest.mark.property
 @pytest.mark.parametrize(("published", "path"), published_endpoints())
 @settings(max_examples=ENDPOINT_EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())

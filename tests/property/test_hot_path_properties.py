@@ -9,7 +9,6 @@ import json
 import uuid
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,7 +19,6 @@ from mockserver.state.tasks import identity
 # --- The store's shortcuts ----------------------------------------------------
 
 
-@pytest.mark.property
 @given(st.binary(min_size=1, max_size=32), st.integers(min_value=1, max_value=2**63 - 1))
 def test_task_ids_are_uuid4s_as_the_uuid_module_writes_them(secret: bytes, number: int) -> None:
     who = identity(secret, number)
@@ -41,7 +39,6 @@ json_values = st.recursive(
 )
 
 
-@pytest.mark.property
 @given(json_values)
 def test_encode_json_is_fastapis_json_dumps(value: Any) -> None:
     expected = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -55,7 +52,6 @@ error_inputs = st.recursive(
 )
 
 
-@pytest.mark.property
 @given(
     st.lists(
         st.builds(

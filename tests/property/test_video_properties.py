@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mockserver.render.video import VideoRequest, probe_video, render_video
 
 
-@pytest.mark.property
 @given(
     width=st.integers(8, 48).map(lambda half: half * 2),
     height=st.integers(8, 48).map(lambda half: half * 2),

@@ -3,6 +3,9 @@
 spec -> domain -> state -> render -> http -> serving, with the shared basics (errors,
 clock, settings, progress) below them all and the edges (cli, the package's own
 ``__init__``) above. The contract kit sits above the whole mock.
+
+The tests keep to their own layout too: each module in its suite's folder, which alone
+marks its suite (conftest.py), and none reaching a private name of the package.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT
+from support import ROOT, SUITES, TESTS, suite_markers
 
 STAGES = ("base", "spec", "domain", "state", "render", "http", "serving", "edge")
 """In the order data flows; a module may import its own stage and earlier ones."""
@@ -245,3 +248,78 @@ def test_a_deliberate_cycle_is_caught(tmp_path: Path) -> None:
     graph = import_graph({"mockserver.a": tmp_path / "a.py", "mockserver.b": tmp_path / "b.py"})
     assert graph == {"mockserver.a": {"mockserver.b"}, "mockserver.b": {"mockserver.a"}}
     assert sorted(set(cycle_in(graph))) == ["mockserver.a", "mockserver.b"]
+
+
+# -- the tests' own layout ---------------------------------------------------------------------
+
+SUITE_FOLDERS = {(suite,) for suite in SUITES} | {("contract", "property")}
+"""Where a test module may live: a suite's folder, or the contract kit's property tests."""
+
+
+def collected_modules(tests: Path) -> list[Path]:
+    """The modules pytest collects under ``tests`` (it never looks into node_modules)."""
+    return sorted(path for path in tests.rglob("test_*.py") if "node_modules" not in path.parts)
+
+
+def outside_the_suites(tests: Path) -> list[str]:
+    return [
+        str(path.relative_to(tests))
+        for path in collected_modules(tests)
+        if path.relative_to(tests).parts[:-1] not in SUITE_FOLDERS
+    ]
+
+
+def test_every_test_module_lives_in_a_suite_folder() -> None:
+    assert outside_the_suites(TESTS) == []
+
+
+def test_a_test_module_outside_the_suites_is_caught(tmp_path: Path) -> None:
+    for module in ("test_loose.py", "misc/test_odd.py", "unit/deeper/test_deep.py",
+                   "unit/test_fine.py", "contract/property/test_fine_too.py"):  # fmt: skip
+        (tmp_path / module).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / module).write_text("")
+    assert outside_the_suites(tmp_path) == [
+        "misc/test_odd.py",
+        "test_loose.py",
+        "unit/deeper/test_deep.py",
+    ]
+
+
+def test_the_folder_gives_the_suite_marker() -> None:
+    assert suite_markers(TESTS / "unit" / "test_x.py") == []
+    assert suite_markers(TESTS / "http" / "test_x.py") == []
+    assert suite_markers(TESTS / "contract" / "test_x.py") == ["contracts"]
+    assert suite_markers(TESTS / "property" / "test_x.py") == ["property"]
+    assert suite_markers(TESTS / "contract" / "property" / "test_x.py") == ["contracts", "property"]
+    assert suite_markers(ROOT / "property" / "test_x.py") == []  # not a test of ours
+
+
+SUITE_MARKS = ("pytest.mark.property", "pytest.mark.contracts")
+
+
+def suite_marks(path: Path) -> list[str]:
+    """Suite markers ``path`` sets by hand, where its folder is the one source of them."""
+    return [
+        chain
+        for node in ast.walk(tree(path))
+        if isinstance(node, ast.Attribute) and (chain := dotted(node)) in SUITE_MARKS
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", collected_modules(TESTS), ids=lambda path: str(path.relative_to(TESTS))
+)
+def test_no_test_module_marks_its_own_suite(path: Path) -> None:
+    assert suite_marks(path) == []
+
+
+def test_a_suite_marked_by_hand_is_caught(tmp_path: Path) -> None:
+    marking = tmp_path / "test_marking.py"
+    marking.write_text(
+        "import pytest\n"
+        "pytestmark = [pytest.mark.contracts]\n"
+        "@pytest.mark.property\n"
+        "@pytest.mark.parametrize('x', [1])\n"
+        "def test_it(x): ...\n"
+    )
+    assert sorted(suite_marks(marking)) == ["pytest.mark.contracts", "pytest.mark.property"]

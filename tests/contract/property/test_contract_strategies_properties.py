@@ -23,8 +23,6 @@ from mockserver.spec.openapi import OperationKind
 
 from support import ClientFactory
 
-pytestmark = [pytest.mark.contracts]
-
 CONTRACT = load_contract()
 SUBMIT = CONTRACT.operations_of(OperationKind.GENERATION)[0].operation_id
 POLL = CONTRACT.result_operation.operation_id
@@ -45,7 +43,6 @@ def schema_of(operation_id: str, status: int) -> Any:
     return schema
 
 
-@pytest.mark.property
 @pytest.mark.parametrize(("operation_id", "status"), DOCUMENTED)
 def test_every_drawn_response_is_valid_for_its_schema(operation_id: str, status: int) -> None:
     @given(from_response(operation_id, status))
@@ -55,7 +52,6 @@ def test_every_drawn_response_is_valid_for_its_schema(operation_id: str, status:
     check()
 
 
-@pytest.mark.property
 @given(from_lifecycle())
 def test_a_lifecycle_is_pending_then_final_and_every_poll_is_valid(lifecycle: Lifecycle) -> None:
     schema = schema_of(POLL, 200)
@@ -73,7 +69,6 @@ def test_a_lifecycle_is_pending_then_final_and_every_poll_is_valid(lifecycle: Li
     assert lifecycle.at_poll(len(lifecycle.stages) + 5) == final
 
 
-@pytest.mark.property
 def test_the_mock_accepts_every_valid_request(make_client: ClientFactory) -> None:
     # Credits and the active-task limit are business rules, not the schema: lifted here.
     client = make_client(api_keys=frozenset({KEY}), credits=1e15, max_active_tasks=10**9)
@@ -86,7 +81,6 @@ def test_the_mock_accepts_every_valid_request(make_client: ClientFactory) -> Non
     check()
 
 
-@pytest.mark.property
 def test_the_mock_refuses_every_invalid_request_naming_the_broken_field(
     make_client: ClientFactory,
 ) -> None:

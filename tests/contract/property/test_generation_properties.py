@@ -9,8 +9,6 @@ from hypothesis import given
 
 from contracts import from_schema, load_contract
 
-pytestmark = [pytest.mark.contracts]
-
 CONTRACT = load_contract()
 
 SCHEMAS: list[Any] = [
@@ -40,7 +38,6 @@ SCHEMAS: list[Any] = [
 ]  # fmt: skip
 
 
-@pytest.mark.property
 @pytest.mark.parametrize("schema", SCHEMAS, ids=repr)
 def test_every_drawn_value_is_valid(schema: Any) -> None:
     @given(from_schema(schema))
