@@ -49,6 +49,14 @@ SUBMITTED_KEYS: list[str] = sorted(
     SEED.plain_document()["components"]["schemas"]["AsyncResponse"]["properties"]
 )
 """The fields of a submit's answer, sorted, as the seed spec's ``AsyncResponse`` lists them."""
+TASK_NOT_FOUND = {
+    "status": "Task not found",
+    "result": None,
+    "progress": None,
+    "details": None,
+    "preview": None,
+}
+"""A poll's answer for an id the mock does not know, but the id it names."""
 BFL_CHECK_NAMES = (
     "polling_url_is_followable",
     "lifecycle_reaches_final_status",
@@ -61,6 +69,20 @@ NOT_ALLOWED = (
     "(the mock calls only hosts it is allowed to)"
 )
 """The note of a webhook delivery the mock refused to send."""
+
+
+def accepted(task_id: str, webhook_url: str | None = None) -> dict[str, Any]:
+    """The mock's answer to a FLUX 1.1 [pro] submit it took, sent through a TestClient.
+
+    The task is to be polled, or with a ``webhook_url`` its end is told there. Its cost
+    and megapixels are null on submit, as for every FLUX.1 endpoint.
+    """
+    taken: dict[str, Any]
+    if webhook_url is None:
+        taken = {"id": task_id, "polling_url": f"http://testserver{RESULT}?id={task_id}"}
+    else:
+        taken = {"id": task_id, "status": "Pending", "webhook_url": webhook_url}
+    return taken | {"cost": None, "input_mp": None, "output_mp": None}
 
 
 def suite_markers(path: Path) -> list[str]:

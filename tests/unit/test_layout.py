@@ -323,3 +323,88 @@ def test_a_suite_marked_by_hand_is_caught(tmp_path: Path) -> None:
         "def test_it(x): ...\n"
     )
     assert sorted(suite_marks(marking)) == ["pytest.mark.contracts", "pytest.mark.property"]
+
+
+STATUS_FIELDS = ("status_code", "status")
+OTHER_CHECKS = ("assert", "raises", "fnmatch")
+"""Calls that check something themselves: ``pytest.raises``, ``result.assert_outcomes``..."""
+
+
+def compares_only_statuses(check: ast.expr) -> bool:
+    """Whether an assert's test reads statuses and nothing else but constants.
+
+    What a comprehension runs over does not count (``[r.status_code for r in sent]``
+    reads only statuses).
+    """
+    reads = [n for n in ast.walk(check) if isinstance(n, ast.Attribute) and n.attr in STATUS_FIELDS]
+    skipped = {
+        id(inner)
+        for node in ast.walk(check)
+        if node in reads or isinstance(node, ast.comprehension)
+        for inner in ast.walk(node)
+    }
+    return bool(reads) and not any(
+        isinstance(node, ast.Name | ast.Attribute | ast.Call | ast.Subscript)
+        for node in ast.walk(check)
+        if id(node) not in skipped
+    )
+
+
+def called_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+def status_only_tests(path: Path) -> list[str]:
+    """Tests whose every assert compares only statuses: the answer itself goes unread."""
+    found = []
+    for node in ast.walk(tree(path)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "test_"
+        ):
+            asserts = [inner.test for inner in ast.walk(node) if isinstance(inner, ast.Assert)]
+            checks = [
+                inner
+                for inner in ast.walk(node)
+                if isinstance(inner, ast.Call) and called_name(inner).startswith(OTHER_CHECKS)
+            ]
+            if asserts and not checks and all(map(compares_only_statuses, asserts)):
+                found.append(node.name)
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", collected_modules(TESTS), ids=lambda path: str(path.relative_to(TESTS))
+)
+def test_no_test_asserts_only_a_status(path: Path) -> None:
+    # A status alone passes for any body: the exact answer is what a client relies on.
+    assert status_only_tests(path) == []
+
+
+def test_a_test_asserting_only_a_status_is_caught(tmp_path: Path) -> None:
+    module = tmp_path / "test_statuses.py"
+    module.write_text(
+        "def test_only_a_status(client):\n"
+        "    assert client.get('/x').status_code == 200\n"
+        "def test_statuses_in_a_row(client):\n"
+        "    assert [client.get('/x').status_code for _ in range(2)] == [200, 429]\n"
+        "    answer = client.get('/y')\n"
+        "    assert answer.status_code in (200, 201) and answer.status != 500, answer.text\n"
+        "async def test_awaited(client):\n"
+        "    assert (await client.get('/x')).status_code == 404\n"
+        "def test_status_and_body(client):\n"
+        "    answer = client.get('/x')\n"
+        "    assert (answer.status_code, answer.json()) == (200, {})\n"
+        "def test_status_and_a_raise(client):\n"
+        "    assert client.get('/x').status_code == 200\n"
+        "    with pytest.raises(KeyError):\n"
+        "        client.cookies['gone']\n"
+        "def test_status_and_outcomes(result):\n"
+        "    assert result.ret.status == 0\n"
+        "    result.assert_outcomes(passed=1)\n"
+    )
+    assert status_only_tests(module) == [
+        "test_only_a_status",
+        "test_statuses_in_a_row",
+        "test_awaited",
+    ]
