@@ -294,6 +294,54 @@ def test_the_folder_gives_the_suite_marker() -> None:
     assert suite_markers(ROOT / "property" / "test_x.py") == []  # not a test of ours
 
 
+SERVING = ("starlette.testclient", "mockserver.http.app", "mockserver.serving", "httpx",
+           "subprocess", "uvicorn")  # fmt: skip
+"""What starts the app, a server or a process, or speaks HTTP: not for unit tests."""
+APP_FIXTURES = ("client", "make_client", "bfl_mock", "pytester")
+
+
+def served(path: Path) -> list[str]:
+    """The imports and fixtures of ``path`` that start an app, a server or a process."""
+    imports = [
+        module
+        for module in imports_of(path)
+        if any(module == name or module.startswith(f"{name}.") for name in SERVING)
+    ]
+    fixtures = [
+        argument.arg
+        for node in ast.walk(tree(path))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for argument in node.args.args
+        if argument.arg in APP_FIXTURES
+    ]
+    return sorted(imports) + fixtures
+
+
+UNIT_MODULES = [path for path in collected_modules(TESTS) if path.parent == TESTS / "unit"]
+
+
+@pytest.mark.parametrize("path", UNIT_MODULES, ids=lambda path: path.name)
+def test_unit_tests_start_no_app(path: Path) -> None:
+    # Those that do are http/'s: the folder says what a test needs to run.
+    assert served(path) == []
+
+
+def test_a_unit_test_starting_an_app_is_caught(tmp_path: Path) -> None:
+    module = tmp_path / "test_serving.py"
+    module.write_text(
+        "import subprocess\n"
+        "from starlette.testclient import TestClient\n"
+        "from mockserver.serving.server import MockServer\n"
+        "def test_it(make_client, tmp_path): ...\n"
+    )
+    assert served(module) == [
+        "mockserver.serving.server",
+        "starlette.testclient",
+        "subprocess",
+        "make_client",
+    ]
+
+
 SUITE_MARKS = ("pytest.mark.property", "pytest.mark.contracts")
 
 
