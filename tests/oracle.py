@@ -11,7 +11,7 @@ decides (``BUSINESS_RULES``): the same status, headers and bytes, and for a 200 
 ids are random) the same shape.
 
 The rate-limit headers of polls are not FastAPI's and are left out of the comparison;
-test_response_fidelity.py checks them against the live captures. Imported only where
+http/test_response_fidelity.py checks them against the live captures. Imported only where
 the pinned FastAPI is installed (``support.fastapi_oracle_missing``): the reference is
 written with it.
 """
@@ -67,7 +67,7 @@ MOCK_SETTINGS = MockSettings(
     strict=True,
     framework_500s=True,
     # The reference app models neither credits, nor the active-task limits, nor the
-    # numbers some endpoints report on submit (test_endpoints.py checks those).
+    # numbers some endpoints report on submit (http/test_endpoints.py checks those).
     credits=1e15,
     max_active_tasks=10**9,
     endpoint_table=UNLIMITED,

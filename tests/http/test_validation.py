@@ -1,7 +1,7 @@
 """Every constraint of FluxPro11Inputs broken, and every class of bad input, with exact bodies.
 
 The expected bodies are what FastAPI 0.128.0 on pydantic v2 answers (the differential
-test in test_fastapi_oracle.py checks the same against a reference FastAPI app).
+test in property/test_fastapi_oracle_properties.py checks the same against a reference FastAPI app).
 """
 
 from __future__ import annotations

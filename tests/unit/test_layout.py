@@ -5,7 +5,8 @@ clock, settings, progress) below them all and the edges (cli, the package's own
 ``__init__``) above. The contract kit sits above the whole mock.
 
 The tests keep to their own layout too: each module in its suite's folder, which alone
-marks its suite (conftest.py), and none reaching a private name of the package.
+marks its suite (conftest.py); unit/ starting no app; none reaching a private name of the
+package, and none asserting only a status.
 """
 
 from __future__ import annotations
