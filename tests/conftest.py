@@ -1,3 +1,13 @@
+"""What every suite shares: its markers by folder, the hypothesis profiles, the fixtures.
+
+The tests are grouped in a folder per suite: unit/ (modules tested directly, no app
+started), http/ (the mock over HTTP: in process, on a socket, through its CLI and its
+pytest fixture), contract/ (the contract kit) and property/ (hypothesis property tests);
+contract/property/ holds the kit's property tests, which belong to both. The folder is
+the one source of a test's suite marker, which tox selects by; the helpers the suites
+share sit beside them in tests/.
+"""
+
 from __future__ import annotations
 
 import os
@@ -16,7 +26,7 @@ from mockserver.http.app import create_app
 from mockserver.settings import MockSettings, Timing
 
 from redis_server import RedisServer
-from support import ClientFactory, in_app
+from support import ClientFactory, in_app, suite_markers
 
 pytest_plugins = ["pytester"]
 
@@ -29,6 +39,13 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in suite_markers(item.path):
+            item.add_marker(marker)
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ the 422/401/403/404/405 framing, and fixed answers for accepted requests. Nothin
 Two apps: ``create_reference_app`` is the bundled spec's FLUX 1.1 [pro] surface with
 its model written by hand (it reads no spec at all); ``create_published_reference_app``
 serves every generation operation of a spec BFL published, with the models
-datamodel-code-generator wrote from it (``reference_models``). ``test_fastapi_oracle.py``
-and ``test_reference_models.py`` check that each regenerates its published schemas, then
-that the mock answers every request as it does.
+datamodel-code-generator wrote from it (``reference_models``). http/test_fastapi_oracle.py
+and http/test_reference_models.py check that each regenerates its published schemas,
+property/test_fastapi_oracle_properties.py that the mock answers every request as it does.
 """
 
 import enum

@@ -1,11 +1,12 @@
 """Requests a client could send to BFL's API, well-formed or not.
 
-Hypothesis strategies for the oracle test (test_fastapi_oracle.py). Bodies are drawn for
-one endpoint's model (the oracle's own: its members, each one's valid values and the
-values just outside them come from the JSON Schema pydantic writes for it). Every part of a
-request is drawn from a small strategy whose first choice is the plain one (a POST
-with a JSON object, a good key, ``application/json``), so a failing request shrinks
-to the fewest fields, the shortest text and the plainest headers that still fail.
+Hypothesis strategies for the oracle test (property/test_fastapi_oracle_properties.py).
+Bodies are drawn for one endpoint's model (the oracle's own: its members, each one's
+valid values and the values just outside them come from the JSON Schema pydantic writes
+for it). Every part of a request is drawn from a small strategy whose first choice is
+the plain one (a POST with a JSON object, a good key, ``application/json``), so a
+failing request shrinks to the fewest fields, the shortest text and the plainest headers
+that still fail.
 
 Bodies are built as JSON *text*, not dumped from Python values, so they can hold what
 Python's ``json`` reads but ``json.dumps`` would not write: ``NaN``, ``1e400``,

@@ -23,8 +23,15 @@ from contracts import load_contract
 from mockserver.http.admin import Control
 from mockserver.state.records import Delivery
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = Path(__file__).resolve().parent / "specs"
+TESTS = Path(__file__).resolve().parent
+"""The tests' own folder: a folder for each suite, and beside them what the suites share."""
+SUITES = ("unit", "http", "contract", "property")
+"""The suites, each a folder of TESTS that every test module lives in (contract/property/
+holds the contract kit's property tests, which are in both suites)."""
+SUITE_MARKERS = {"contract": "contracts", "property": "property"}
+"""The marker each suite folder gives its tests, for tox to select by; unit/ and http/ give none."""
+ROOT = TESTS.parent
+SPECS = TESTS / "specs"
 PUBLISHED = ROOT / "mockserver" / "spec" / "published"
 FULL_SPEC = PUBLISHED / "bfl-openapi-2026-04-23.json"
 """BFL's spec of April 2026, bundled as ``2026-04-23``."""
@@ -42,6 +49,14 @@ SUBMITTED_KEYS: list[str] = sorted(
     SEED.plain_document()["components"]["schemas"]["AsyncResponse"]["properties"]
 )
 """The fields of a submit's answer, sorted, as the seed spec's ``AsyncResponse`` lists them."""
+TASK_NOT_FOUND = {
+    "status": "Task not found",
+    "result": None,
+    "progress": None,
+    "details": None,
+    "preview": None,
+}
+"""A poll's answer for an id the mock does not know, but the id it names."""
 BFL_CHECK_NAMES = (
     "polling_url_is_followable",
     "lifecycle_reaches_final_status",
@@ -54,6 +69,28 @@ NOT_ALLOWED = (
     "(the mock calls only hosts it is allowed to)"
 )
 """The note of a webhook delivery the mock refused to send."""
+
+
+def accepted(task_id: str, webhook_url: str | None = None) -> dict[str, Any]:
+    """The mock's answer to a FLUX 1.1 [pro] submit it took, sent through a TestClient.
+
+    The task is to be polled, or with a ``webhook_url`` its end is told there. Its cost
+    and megapixels are null on submit, as for every FLUX.1 endpoint.
+    """
+    taken: dict[str, Any]
+    if webhook_url is None:
+        taken = {"id": task_id, "polling_url": f"http://testserver{RESULT}?id={task_id}"}
+    else:
+        taken = {"id": task_id, "status": "Pending", "webhook_url": webhook_url}
+    return taken | {"cost": None, "input_mp": None, "output_mp": None}
+
+
+def suite_markers(path: Path) -> list[str]:
+    """The markers of the suite folders ``path`` lies in (none outside TESTS)."""
+    if not path.is_relative_to(TESTS):
+        return []
+    folders = path.relative_to(TESTS).parts[:-1]
+    return [SUITE_MARKERS[folder] for folder in folders if folder in SUITE_MARKERS]
 
 
 def png_bytes(width: int, height: int, colour: tuple[int, int, int] = (200, 40, 40)) -> bytes:

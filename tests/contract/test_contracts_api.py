@@ -14,8 +14,6 @@ import pytest
 import contracts
 from mockserver.extras import CONTRACTS, install_command
 
-pytestmark = [pytest.mark.contracts]
-
 
 def test_the_public_api_is_exactly_what_all_lists() -> None:
     assert contracts.__all__ == sorted(contracts.__all__)

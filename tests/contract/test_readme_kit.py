@@ -1,89 +1,21 @@
-"""The README documents what the code does: every setting, and the two set-up commands."""
+"""The README on the contract kit: its stance table is the kit's, its examples work as written."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shlex
 import signal
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from contracts import ClientBroke
 from contracts.tolerances import OUT_OF_SPEC_STATUSES
-from mockserver.cli import endpoint_table
-from mockserver.domain.endpoints import load_table
-from mockserver.settings import MockSettings
-from mockserver.spec.reading import load_spec
 
+from readme import README, code_blocks, section
 from support import ROOT
-
-README = (ROOT / "README.md").read_text()
-
-
-def test_settings_table_lists_every_setting_with_its_help() -> None:
-    table = README.split("<!-- settings-table")[1].split("<!-- /settings-table -->")[0]
-    rows = {
-        match.group(1): match.group(2)
-        for match in re.finditer(r"^\| `(\w+)` \| [^|]+ \| (.+) \|$", table, re.MULTILINE)
-    }
-    fields = {field.name: field.metadata["help"] for field in dataclasses.fields(MockSettings)}
-    assert rows == fields
-
-
-def test_endpoints_table_is_what_bfl_mock_endpoints_prints() -> None:
-    table = README.split("<!-- endpoints-table")[1].split("\n", 1)[1]
-    table = table.split("<!-- /endpoints-table -->")[0].strip()
-    assert table == endpoint_table(load_spec(Path("latest")), load_table())
-
-
-def test_first_screen_shows_exactly_two_setup_commands() -> None:
-    first_block = README.split("```sh\n", 1)[1].split("```", 1)[0]
-    commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
-    assert commands == [
-        "python3 -m venv .venv && . .venv/bin/activate && pip install . && bfl-mock serve",
-        "python3 -m venv .venv && . .venv/bin/activate && pip install tox && tox p",
-    ]
-    assert README.index("```sh") < 600
-    # CI runs the README's test command, nothing else.
-    assert "\ntox p || status=$?\n" in (ROOT / ".ci" / "run").read_text()
-
-
-def test_the_benchmark_is_one_documented_command_outside_the_default_run() -> None:
-    assert "```sh\ntox -e bench" in README
-    tox = (ROOT / "tox.ini").read_text()
-    env_list = tox.split("env_list = ", 1)[1].split("\n", 1)[0]
-    assert "bench" not in env_list  # CI's `tox` does not run it
-    bench_env = tox.split("[testenv:bench]", 1)[1].split("\n[", 1)[0]
-    assert "python bench/run.py {posargs}" in bench_env
-    assert (ROOT / "bench" / "run.py").exists()
-
-
-def section(title: str) -> str:
-    return README.split(f"\n### {title}", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
-
-
-def chapter(title: str) -> str:
-    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
-
-
-def code_blocks(text: str, language: str) -> list[str]:
-    """The fenced blocks of ``text`` in ``language`` ("" for plain output blocks)."""
-    blocks: list[tuple[str, list[str]]] = []
-    current: list[str] | None = None
-    for line in text.splitlines():
-        if line.startswith("```") and current is None:
-            current = []
-            blocks.append((line[3:], current))
-        elif line.startswith("```"):
-            current = None
-        elif current is not None:
-            current.append(line)
-    return ["\n".join(lines) + "\n" for kind, lines in blocks if kind == language]
 
 
 def argv(command: str) -> list[str]:
@@ -93,7 +25,6 @@ def argv(command: str) -> list[str]:
     return [part for word in words for part in programs.get(word, [word])]
 
 
-@pytest.mark.contracts
 def test_stance_table_lists_every_out_of_spec_status() -> None:
     table = README.split("<!-- stance-table")[1].split("<!-- /stance-table -->")[0]
     rows = re.findall(r"^\| (\d{3}) \| ([^|]+) \| ([^|]+) \|$", table, re.MULTILINE)
@@ -104,7 +35,6 @@ def test_stance_table_lists_every_out_of_spec_status() -> None:
     assert task_bodies == [rule.status for rule in OUT_OF_SPEC_STATUSES if rule.task_body]
 
 
-@pytest.mark.contracts
 def test_check_server_commands_work_as_written() -> None:
     serve, check, _ = code_blocks(section("1. Check any server"), "sh")[0].splitlines()
     with socket.socket() as free:
@@ -127,7 +57,6 @@ def test_check_server_commands_work_as_written() -> None:
     assert done.stdout.endswith("PASSED\n")
 
 
-@pytest.mark.contracts
 def test_check_client_command_works_as_written() -> None:
     text = section("2. Check any client")
     (command,) = code_blocks(text, "sh")[0].splitlines()
@@ -139,7 +68,6 @@ def test_check_client_command_works_as_written() -> None:
     assert report[0] == shown[0] and report[2:] == shown[2:]
 
 
-@pytest.mark.contracts
 def test_python_examples_work_as_written(capsys: pytest.CaptureFixture[str]) -> None:
     check_server_example = code_blocks(section("1. Check any server"), "python")[0]
     exec(compile(check_server_example, "README check_server", "exec"), {})
@@ -156,7 +84,6 @@ def test_python_examples_work_as_written(capsys: pytest.CaptureFixture[str]) -> 
     )
 
 
-@pytest.mark.contracts
 def test_pytest_example_works_as_written(pytester: pytest.Pytester) -> None:
     text = section("3. In pytest: the `bfl_mock` fixture fails a test for off-contract requests")
     pytester.makepyfile(code_blocks(text, "python")[0])
@@ -169,17 +96,9 @@ def test_pytest_example_works_as_written(pytester: pytest.Pytester) -> None:
     )  # fmt: skip
 
 
-@pytest.mark.contracts
 def test_schemathesis_example_works_as_written(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         code_blocks(section("6. The BFL checks in your own schemathesis"), "python")[0]
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
-    result.assert_outcomes(passed=1)
-
-
-def test_async_in_process_example_works_as_written(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(code_blocks(chapter("In Python tests"), "python")[1])
-    # As in a user's suite with filterwarnings = error.
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=1)

@@ -23,9 +23,9 @@ from mockserver.render.dashboard import ROWS
 from mockserver.serving.server import MockServer
 from mockserver.settings import MockSettings, Timing
 
-from support import CREDITS, SUBMIT, WebhookReceiver, poll_to_end
+from support import CREDITS, SUBMIT, TESTS, WebhookReceiver, poll_to_end
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ARTIFACTS = TESTS / "artifacts"
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 WAIT_SECONDS = 30.0

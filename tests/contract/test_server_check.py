@@ -28,8 +28,6 @@ from mockserver.settings import MockSettings, Timing
 from broken_servers import BROKEN_SERVERS, KEY, busy_at_first, mock, settings, wrong_image_size
 from support import profile_examples
 
-pytestmark = [pytest.mark.contracts]
-
 SEED = 20260423
 BROKEN_EXAMPLES = 25
 """A check must catch a broken server quickly: a few examples each."""

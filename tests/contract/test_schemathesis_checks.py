@@ -18,8 +18,6 @@ from contracts import LiveApp, UnknownCheck, register_schemathesis_checks
 from broken_servers import KEY, wrong_image_size
 from support import ROOT
 
-pytestmark = [pytest.mark.contracts]
-
 KIT_CHECKS = (
     "polling_url_is_followable",
     "lifecycle_reaches_final_status",

@@ -22,8 +22,6 @@ from mockserver.cli import main
 from broken_servers import BROKEN_SERVERS, KEY, mock, wrong_image_size
 from support import BFL_CHECK_NAMES
 
-pytestmark = [pytest.mark.contracts]
-
 SEED = 20260423
 
 

@@ -24,8 +24,6 @@ from mockserver.spec.openapi import OperationKind
 from broken_clients import FINAL, MAX_POLLS, GenerationFailed, generate
 from support import profile_examples
 
-pytestmark = [pytest.mark.contracts]
-
 CONTRACT = load_contract()
 SEED = 7
 

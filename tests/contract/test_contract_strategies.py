@@ -1,4 +1,8 @@
-"""The kit's strategies: what they draw is what they promise, and the mock agrees."""
+"""The kit's strategies reach what they promise: every branch, corner and broken constraint.
+
+That everything they draw is valid, and that the mock agrees, is a property test
+(contract/property/test_contract_strategies_properties.py).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
-from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
 from contracts import (
     Broken,
-    InvalidRequest,
     Lifecycle,
-    Request,
     from_invalid_request,
     from_lifecycle,
     from_request,
@@ -24,21 +24,12 @@ from contracts import (
 )
 from mockserver.spec.openapi import OperationKind
 
-from support import FULL_SPEC, ClientFactory
-
-pytestmark = [pytest.mark.contracts]
+from support import FULL_SPEC
 
 CONTRACT = load_contract()
 SUBMIT = CONTRACT.operations_of(OperationKind.GENERATION)[0].operation_id
 POLL = CONTRACT.result_operation.operation_id
 CREDITS = CONTRACT.operations_of(OperationKind.CREDITS)[0].operation_id
-DOCUMENTED = [
-    (op.operation_id, status)
-    for op in CONTRACT.operations
-    for status, schema in op.responses.items()
-    if schema is not None
-]
-KEY = "strategy-key"
 # hypothesis.find searches for a feature; shrinking what it found would add nothing here.
 FIND = settings(
     max_examples=2000,
@@ -46,22 +37,6 @@ FIND = settings(
     phases=(Phase.generate,),
     suppress_health_check=list(HealthCheck),
 )
-
-
-def schema_of(operation_id: str, status: int) -> Any:
-    schema = CONTRACT.response_schema(CONTRACT.operation(operation_id), status)
-    assert schema is not None
-    return schema
-
-
-@pytest.mark.property
-@pytest.mark.parametrize(("operation_id", "status"), DOCUMENTED)
-def test_every_drawn_response_is_valid_for_its_schema(operation_id: str, status: int) -> None:
-    @given(from_response(operation_id, status))
-    def check(body: Any) -> None:
-        assert CONTRACT.errors(body, schema_of(operation_id, status)) == ()
-
-    check()
 
 
 def test_submit_responses_cover_both_anyof_branches() -> None:
@@ -118,24 +93,6 @@ def test_integer_and_number_boundaries_are_drawn() -> None:
     assert largest["detail"]
 
 
-@pytest.mark.property
-@given(from_lifecycle())
-def test_a_lifecycle_is_pending_then_final_and_every_poll_is_valid(lifecycle: Lifecycle) -> None:
-    schema = schema_of(POLL, 200)
-    statuses = [stage["status"] for stage in lifecycle.stages]
-    assert all(status == "Pending" for status in statuses[:-1])
-    assert statuses[-1] in CONTRACT.final_statuses
-    assert len({stage["id"] for stage in lifecycle.stages}) == 1
-    for stage in lifecycle.stages:
-        assert CONTRACT.errors(stage, schema) == ()
-    final = lifecycle.final
-    if final["status"] == "Ready":
-        assert isinstance(final["result"]["sample"], str)
-    else:
-        assert final.get("result") is None
-    assert lifecycle.at_poll(len(lifecycle.stages) + 5) == final
-
-
 @pytest.mark.parametrize("final", sorted(CONTRACT.final_statuses))
 def test_lifecycles_reach_every_final_status(final: str) -> None:
     def ends_so(lifecycle: Lifecycle) -> bool:
@@ -156,35 +113,6 @@ def test_a_ready_result_may_carry_only_its_sample() -> None:
         settings=FIND,
     )
     assert set(found.final["result"]) == {"sample"}
-
-
-@pytest.mark.property
-def test_the_mock_accepts_every_valid_request(make_client: ClientFactory) -> None:
-    # Credits and the active-task limit are business rules, not the schema: lifted here.
-    client = make_client(api_keys=frozenset({KEY}), credits=1e15, max_active_tasks=10**9)
-
-    @given(from_request(SUBMIT, api_key=KEY))
-    def check(request: Request) -> None:
-        response = send(client, request)
-        assert response.status_code == 200, (request.describe(), response.text)
-
-    check()
-
-
-@pytest.mark.property
-def test_the_mock_refuses_every_invalid_request_naming_the_broken_field(
-    make_client: ClientFactory,
-) -> None:
-    client = make_client(api_keys=frozenset({KEY}))
-
-    @given(st.one_of(from_invalid_request(SUBMIT, api_key=KEY), from_invalid_request(POLL)))
-    def check(invalid: InvalidRequest) -> None:
-        response = send(client, invalid.request)
-        assert response.status_code == 422, (str(invalid.broken), response.text)
-        locs = [tuple(error["loc"]) for error in response.json()["detail"]]
-        assert any(loc[: len(invalid.broken.loc)] == invalid.broken.loc for loc in locs), locs
-
-    check()
 
 
 def find_breaking(operation_id: str, loc: tuple[str, ...], keyword: str, **options: Any) -> None:
@@ -244,13 +172,3 @@ def test_strategies_serve_another_spec_without_code() -> None:
         assert full.errors(body, operation.responses[200] or {}) == ()
     kontext = "generate_flux_kontext_pro_v1_flux_kontext_pro_post"
     assert not from_invalid_request(kontext, contract=full).is_empty
-
-
-def send(client: TestClient, request: Request) -> Any:
-    return client.request(
-        request.method,
-        request.path,
-        params=dict(request.query),
-        headers=dict(request.headers),
-        json=request.body,
-    )

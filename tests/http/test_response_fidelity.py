@@ -1,9 +1,10 @@
 """The mock's answers on the wire, against what was recorded from the real API.
 
-test_fastapi_oracle.py shows the mock frames every request as FastAPI does. What FastAPI
-does not decide is checked here against live captures (research/bfl-api.md sections 1
-to 4, maruel/genai flux-dev cassette of 2025-12-18): BFL's bodies byte for byte, key
-order, the progress sequence, the rate-limit headers of polls, the 401/403/404 answers.
+property/test_fastapi_oracle_properties.py shows the mock frames every request as FastAPI
+does. What FastAPI does not decide is checked here against live captures
+(research/bfl-api.md sections 1 to 4, maruel/genai flux-dev cassette of 2025-12-18):
+BFL's bodies byte for byte, key order, the progress sequence, the rate-limit headers of
+polls, the 401/403/404 answers.
 """
 
 from __future__ import annotations

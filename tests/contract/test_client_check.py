@@ -11,12 +11,13 @@ from contracts import check_client
 from mockserver.cli import main
 from mockserver.settings import MockSettings, Timing
 
+from support import TESTS
+
 ENV_URL, ENV_KEY = "BFL_API_URL", "BFL_API_KEY"
 """Where the command finds the mock's URL and a key, as the README documents."""
 
-pytestmark = [pytest.mark.contracts]
 
-CLIENT = str(Path(__file__).resolve().parent / "broken_clients.py")
+CLIENT = str(TESTS / "broken_clients.py")
 FAST = MockSettings(timing=Timing.POLLS, polls_until_ready=2, seed=0)
 
 

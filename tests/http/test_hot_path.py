@@ -2,19 +2,18 @@
 
 Each shortcut (see bench/README.md for why it exists) is checked against the slower
 code it stands in for: Starlette's own dispatch, ``dataclasses.replace``,
-``uuid.UUID``, ``json.dumps``, ``request.base_url``, Starlette's ``Response``.
+``request.base_url``, Starlette's ``Response``. Those checked on whatever hypothesis
+draws (task ids against ``uuid.UUID``, JSON against ``json.dumps``) are in
+property/test_hot_path_properties.py.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-import uuid
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
@@ -26,10 +25,8 @@ from starlette.testclient import TestClient
 from mockserver.http.app import parsed_query
 from mockserver.http.routing import MockApp
 from mockserver.http.runtime import polling_url, request_origin
-from mockserver.render import azure, fastapi_errors, wire
+from mockserver.render import azure, wire
 from mockserver.render.sample_urls import DELIVERY_ROUTE, Access, SampleSigner
-from mockserver.spec.validation import FieldError, Rejected
-from mockserver.state.tasks import identity
 
 from support import AUTH, RESULT, SUBMIT, ClientFactory, in_app
 
@@ -141,72 +138,12 @@ def test_routes_after_one_starlette_must_serve_are_left_to_it() -> None:
         ]
 
 
-# --- The store's shortcuts ----------------------------------------------------
-
-
-@pytest.mark.property
-@given(st.binary(min_size=1, max_size=32), st.integers(min_value=1, max_value=2**63 - 1))
-def test_task_ids_are_uuid4s_as_the_uuid_module_writes_them(secret: bytes, number: int) -> None:
-    who = identity(secret, number)
-    assert who.id == str(uuid.UUID(who.id, version=4))
-    assert len(who.blob) == 32 and int(who.blob, 16) >= 0 and 0 <= who.seed < 2**32
-
-
 # --- Rendering ------------------------------------------------------------------
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=20,
-)
-
-
-@pytest.mark.property
-@given(json_values)
-def test_encode_json_is_fastapis_json_dumps(value: Any) -> None:
-    expected = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    assert wire.encode_json(value) == expected.encode()
 
 
 def test_encode_json_refuses_nan_as_json_dumps_does() -> None:
     with pytest.raises(ValueError, match="Out of range float"):
         wire.encode_json({"x": [float("nan")]})
-
-
-error_inputs = st.recursive(
-    json_values | st.binary(max_size=8) | st.sets(st.integers(), max_size=3),
-    lambda inner: st.tuples(inner, inner) | st.lists(inner, max_size=3),
-    max_leaves=10,
-)
-
-
-@pytest.mark.property
-@given(
-    st.lists(
-        st.builds(
-            FieldError,
-            type=st.text(max_size=5),
-            loc=st.tuples(st.just("body"), st.text(max_size=5) | st.integers()),
-            msg=st.text(max_size=5),
-            input=error_inputs,
-            ctx=st.none() | st.dictionaries(st.text(max_size=5), error_inputs, max_size=2),
-        ),
-        min_size=1,
-        max_size=3,
-    )
-)
-def test_422_bodies_are_encoded_as_jsonable_then_json_dumps_would(errors: list[FieldError]) -> None:
-    answer = fastapi_errors.rejection(Rejected(422, errors=tuple(errors)), framework_500s=True)
-    try:
-        entries = [fastapi_errors.jsonable_error(error, lenient=False) for error in errors]
-        expected = (422, wire.encode_json({"detail": entries}))
-    except ValueError:  # where FastAPI's encoding crashes, it answers its bare 500
-        expected = (500, b"Internal Server Error")
-    assert (answer.status_code, bytes(answer.body)) == expected
 
 
 @pytest.mark.parametrize(("status", "headers"), [(200, None), (422, None), (401, {"A": "b"})])

@@ -461,7 +461,21 @@ def test_a_reference_over_16_megapixels_is_refused_with_400(oct: TestClient) -> 
 
 def test_outpainting_crops_a_reference_beyond_the_canvas_when_asked(oct: TestClient) -> None:
     body = {"input_image": png_base64(800, 800), "width": 640, "height": 640, "auto_crop": True}
-    assert oct.post("/v1/flux-tools/outpainting-v1", json=body, headers=AUTH).status_code == 200
+    response = oct.post("/v1/flux-tools/outpainting-v1", json=body, headers=AUTH)
+    task_id = response.json()["id"]
+    # Taken, and priced as any outpainting: 20 credits, the input's and the canvas's megapixels.
+    assert (response.status_code, response.json()) == (
+        200,
+        {
+            "id": task_id,
+            "polling_url": f"http://testserver/v1/get_result?id={task_id}",
+            "cost": 20.0,
+            "input_mp": 0.61,
+            "output_mp": 0.39,
+        },
+    )
+    task = task_of(oct, task_id)
+    assert (task["width"], task["height"]) == (640, 640)
 
 
 @pytest.mark.parametrize(("path", "limit"), [("/v1/flux-kontext-max", 6), ("/v1/flux-3-video", 5)])

@@ -13,6 +13,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from mockserver.clock import ManualClock
+from mockserver.render.images import ImageRequest, render
 from mockserver.settings import SubmitCost, Timing
 
 from support import AUTH, CREDITS, RESULT, ROOT, SUBMIT, ClientFactory, in_app, poll_to_end
@@ -241,8 +242,11 @@ def test_sample_answers_head_without_body(client: TestClient) -> None:
 
 
 def test_sample_needs_no_key(client: TestClient) -> None:
-    sample = str(ready_result(client, {})["sample"])
-    assert client.get(sample, headers={}).status_code == 200
+    result = ready_result(client, {})
+    download = client.get(str(result["sample"]), headers={})
+    # The task's own image: its prompt and seed, at the default size and format.
+    image = ImageRequest(result["prompt"], result["seed"], 1024, 768, "jpeg", SUBMIT)
+    assert (download.status_code, download.content) == (200, render(image).data)
 
 
 def test_credits_drop_by_four_per_ready_image_only(make_client: ClientFactory) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -106,10 +107,29 @@ def test_dropped_connection(bfl_mock: MockServer) -> None:
     assert httpx.get(url).status_code == 200  # the server itself is fine
 
 
+HTTP_DATE = r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT"
+EXPIRED = (
+    r'<\?xml version="1\.0" encoding="utf-8"\?><Error><Code>AuthenticationFailed</Code>'
+    r"<Message>Server failed to authenticate the request\. Make sure the value of "
+    r"Authorization header is formed correctly including the signature\.\n"
+    r"RequestId:[0-9a-f-]{36}\nTime:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z</Message>"
+    r"<AuthenticationErrorDetail>Signature not valid in the specified time frame: "
+    rf"Start \[{HTTP_DATE}\] - Expiry \[{HTTP_DATE}\] - Current \[{HTTP_DATE}\]"
+    r"</AuthenticationErrorDetail></Error>"
+)
+"""Azure's answer for an expired sample URL, word for word but the moments (and the request
+id drawn from the moment it answered)."""
+
+
 def test_expired_sample(bfl_mock: MockServer) -> None:
     bfl_mock.scenario("expired")
     sample = final(submit(bfl_mock))["result"]["sample"]
-    assert httpx.get(sample).status_code == 403
+    expired = httpx.get(sample)
+    assert (expired.status_code, expired.headers["x-ms-error-code"]) == (
+        403,
+        "AuthenticationFailed",
+    )
+    assert re.fullmatch(EXPIRED, expired.text), expired.text
 
 
 def test_prompt_directive_and_header_on_the_live_server(bfl_mock: MockServer) -> None:

@@ -10,8 +10,6 @@ from fractions import Fraction
 
 import av
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from PIL import Image, ImageStat
 
 from mockserver.render.video import (
@@ -209,28 +207,6 @@ def test_probe_reads_back_what_was_rendered(
         frame_count=round(duration * 24),
         has_audio=audio,
         codec="h264",
-    )
-
-
-@pytest.mark.property
-@given(
-    width=st.integers(8, 48).map(lambda half: half * 2),
-    height=st.integers(8, 48).map(lambda half: half * 2),
-    frames=st.integers(1, 12),
-    seed=st.integers(0, 2**32 - 1),
-    audio=st.booleans(),
-    caption=st.lists(st.text(max_size=60), max_size=4),
-)
-def test_any_small_request_renders_to_its_exact_shape(
-    width: int, height: int, frames: int, seed: int, audio: bool, caption: list[str]
-) -> None:
-    request = VideoRequest(width, height, frames / 24, seed, audio=audio, caption=tuple(caption))
-    info = probe_video(render_video(request).data)
-    assert (info.width, info.height, info.frame_count, info.has_audio) == (
-        width,
-        height,
-        frames,
-        audio,
     )
 
 

@@ -32,7 +32,9 @@ from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import TaskStatus
 from mockserver.state.records import Call
 
-AI_SDK = Path(__file__).parent / "clients" / "ai-sdk"
+from support import TESTS
+
+AI_SDK = TESTS / "clients" / "ai-sdk"
 EDIT = AI_SDK / "edit.mjs"
 KONTEXT = "flux-kontext-pro"
 PROMPT = "make it a watercolour"

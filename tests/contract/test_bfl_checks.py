@@ -23,8 +23,6 @@ from contracts.checks import CheckRegistry, Needs
 
 from support import BFL_CHECK_NAMES
 
-pytestmark = [pytest.mark.contracts]
-
 CONTRACT = load_contract()
 polling_url_is_followable = CHECKS["polling_url_is_followable"]
 lifecycle_reaches_final_status = CHECKS["lifecycle_reaches_final_status"]

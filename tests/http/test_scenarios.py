@@ -15,7 +15,7 @@ from mockserver.domain.scenarios import DirectiveError, Fault, Latency, Target, 
 from mockserver.errors import SettingsError
 from mockserver.spec.openapi import TaskStatus
 
-from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory, in_app
+from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory, accepted, in_app
 
 
 def submit(client: TestClient, prompt: str = "a fox", **headers: str) -> httpx.Response:
@@ -202,7 +202,11 @@ def test_poll_fault_limited_to_n_polls_of_that_task(client: TestClient) -> None:
 
 def test_server_fault_counts_across_requests(make_client: ClientFactory) -> None:
     client = make_client(scenario="submit-500=1")
-    assert [submit(client).status_code for _ in range(3)] == [500, 200, 200]
+    faulted, *taken = (submit(client) for _ in range(3))
+    assert (faulted.status_code, faulted.text) == (500, "Internal Server Error")
+    assert [(answer.status_code, answer.json()) for answer in taken] == [
+        (200, accepted(answer.json().get("id"))) for answer in taken
+    ]
 
 
 def test_header_fault_on_a_poll(client: TestClient) -> None:
@@ -303,4 +307,8 @@ def test_429_past_the_active_task_limit(make_client: ClientFactory) -> None:
 
 
 def test_429_is_24_active_tasks_by_default(client: TestClient) -> None:
-    assert [submit(client).status_code for _ in range(25)] == [200] * 24 + [429]
+    answers = [submit(client) for _ in range(25)]
+    assert [(answer.status_code, answer.json()) for answer in answers] == [
+        *((200, accepted(answer.json().get("id"))) for answer in answers[:24]),
+        (429, {"detail": "Too many active tasks"}),
+    ]
