@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import base64
+import functools
 import http.server
 import importlib.metadata
 import io
@@ -245,3 +247,20 @@ class HangingReceiver:
 
     def __exit__(self, *exc_info: object) -> None:
         self._socket.close()
+
+
+@functools.cache
+def tree(path: Path) -> ast.Module:
+    """The parsed source of ``path``, read once however many checks walk it."""
+    return ast.parse(path.read_text())
+
+
+def imports_of(path: Path) -> set[str]:
+    """The modules ``path`` imports by absolute name, at any depth of its code."""
+    found = set()
+    for node in ast.walk(tree(path)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
