@@ -275,6 +275,10 @@ def build(raw: Mapping[str, Any]) -> Check:
 
 def first_breach(checks: tuple[Check, ...], subject: Subject) -> Breach | None:
     """The first rule broken, refusals before failures (the submit is refused first)."""
-    breaches = [b for b in (check.breach(subject) for check in checks) if b is not None]
-    breaches.sort(key=lambda breach: breach.outcome is not Outcome.REFUSE)
-    return breaches[0] if breaches else None
+    failure = None
+    for check in checks:
+        breach = check.breach(subject)
+        if breach is not None and breach.outcome is Outcome.REFUSE:
+            return breach
+        failure = failure or breach
+    return failure

@@ -9,6 +9,7 @@ will say, and whether a business rule refuses the request or fails the task.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -168,11 +169,17 @@ def working_statuses(
     behaviour: EndpointBehaviour, statuses: Mapping[TaskStatus, str]
 ) -> tuple[TaskStatus, ...]:
     """The row's working statuses the served spec spells, in order (at least Pending)."""
-    by_name = {status.name: status for status in statuses}
+    return _working_statuses(behaviour.statuses, frozenset(statuses))
+
+
+@functools.lru_cache(maxsize=256)
+def _working_statuses(
+    texts: tuple[str, ...], spelled: frozenset[TaskStatus]
+) -> tuple[TaskStatus, ...]:
+    # The same few answers on every submit: worked out once per row and spec.
+    by_name = {status.name: status for status in spelled}
     found = tuple(
-        by_name[name]
-        for name in (_constant_name(text) for text in behaviour.statuses)
-        if name in by_name
+        by_name[name] for name in (_constant_name(text) for text in texts) if name in by_name
     )
     return found or (TaskStatus.PENDING,)
 

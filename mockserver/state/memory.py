@@ -60,7 +60,8 @@ class MemoryStore:
         self._unfinished: dict[str | None, dict[str, _Unfinished]] = collections.defaultdict(dict)
         self._due: dict[str | None, list[tuple[float, str]]] = collections.defaultdict(list)
         self._balances: dict[str, float] = {}
-        self._journal: collections.deque[Call] = collections.deque()
+        self._journal: collections.deque[tuple[Call, int]] = collections.deque()
+        """Each call with its weight, worked out once."""
         self._journal_bytes = 0
         self._deliveries: dict[str, Delivery] = {}
         self._queue: list[tuple[float, str]] = []
@@ -221,16 +222,17 @@ class MemoryStore:
 
     async def record_call(self, call: Call) -> None:
         journal = self._journal
-        journal.append(call)
-        self._journal_bytes += call.weight
+        weight = call.weight
+        journal.append((call, weight))
+        self._journal_bytes += weight
         most = self._journal_bytes_limit
         while len(journal) > self._journal_limit or (
             most is not None and self._journal_bytes > most and journal
         ):
-            self._journal_bytes -= journal.popleft().weight
+            self._journal_bytes -= journal.popleft()[1]
 
     async def calls(self) -> list[Call]:
-        return list(self._journal)
+        return [call for call, _ in self._journal]
 
     # -- webhook deliveries ---------------------------------------------------------------
 
