@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 import av
 import httpx
 import servers
-from measurement import CpuWatch, Polls, polled_while
+from figures import Polls, polled_while
+from measurement import CpuWatch
 from PIL import Image
 from preparation import (
     KEY,

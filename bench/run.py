@@ -32,7 +32,8 @@ from mockserver.progress import Progress
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import report
-from measurement import Loads, solo_figures
+from figures import solo_figures
+from measurement import Loads
 from media import measure_media
 from preparation import WARM_UP_SECONDS, Plan, load_average, machine
 
