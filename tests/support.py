@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import base64
 import functools
 import http.server
@@ -22,6 +23,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from contracts import load_contract
+from mockserver.clock import ManualClock
 from mockserver.http.admin import Control
 from mockserver.state.records import Delivery
 
@@ -42,6 +44,8 @@ OCT_SPEC = PUBLISHED / "bfl-openapi-2026-10.json"
 T = TypeVar("T")
 KEY = "test-key"
 AUTH = {"x-key": KEY}
+WAIT_SECONDS = 30.0
+"""How long a test waits on an event before it fails (events come in milliseconds)."""
 SUBMIT = "/v1/flux-pro-1.1"
 RESULT = "/v1/get_result"
 CREDITS = "/v1/credits"
@@ -156,6 +160,28 @@ def control_of(client: TestClient) -> Control:
 def wait_deliveries(client: TestClient, count: int, timeout: float = 60.0) -> tuple[Delivery, ...]:
     """The webhook deliveries finished once ``count`` are (or ``timeout`` runs out)."""
     return in_app(client, control_of(client).wait_for_deliveries(count, timeout=timeout))
+
+
+class HeldClock(ManualClock):
+    """A manual clock that holds every reply's latency until the test lets it go.
+
+    ``holding`` is set once a reply waits; ``held_for`` keeps the latencies asked for.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.held_for: list[float] = []
+        self._released = threading.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.held_for.append(seconds)
+        self.holding.set()
+        # In a worker thread: the loop goes on serving while this reply waits.
+        await asyncio.to_thread(self._released.wait, WAIT_SECONDS)
+
+    def release(self) -> None:
+        self._released.set()
 
 
 class ClientFactory(Protocol):

@@ -7,7 +7,6 @@ wins field by field; a status limited to N exchanges counts in its layer's scope
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from starlette.requests import Request
@@ -62,7 +61,7 @@ def fault_response(rt: Runtime, status_code: int) -> Response:
 async def shaped(rt: Runtime, response: Response, fault: Fault) -> Response:
     """Apply the fault's latency, slowness and dropping to a rendered response."""
     if fault.latency is not None:
-        await asyncio.sleep(fault.latency.draw(rt.chance))
+        await rt.clock.sleep(fault.latency.draw(rt.chance))
     if fault.slow or fault.drop:
         return shaping.ShapedResponse(response, slow=fault.slow, drop=bool(fault.drop))
     return response

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from typing import Any
 
 import httpx
@@ -13,9 +12,22 @@ from starlette.testclient import TestClient
 
 from mockserver.domain.scenarios import DirectiveError, Fault, Latency, Target, parse
 from mockserver.errors import SettingsError
+from mockserver.http.app import create_app
+from mockserver.settings import MockSettings, Timing
 from mockserver.spec.openapi import TaskStatus
 
-from support import AUTH, CREDITS, RESULT, SUBMIT, ClientFactory, accepted, in_app
+from support import (
+    AUTH,
+    CREDITS,
+    RESULT,
+    SUBMIT,
+    TASK_NOT_FOUND,
+    WAIT_SECONDS,
+    ClientFactory,
+    HeldClock,
+    accepted,
+    in_app,
+)
 
 
 def submit(client: TestClient, prompt: str = "a fox", **headers: str) -> httpx.Response:
@@ -225,27 +237,26 @@ def test_image_fault_and_expired_sample(client: TestClient) -> None:
     assert response.status_code == 403 and "<Code>AuthenticationFailed</Code>" in response.text
 
 
-def test_latency_delays_a_reply_without_holding_up_others(make_client: ClientFactory) -> None:
-    client = make_client(scenario="submit-latency=2")
-    submitted: list[int] = []
-    done = threading.Event()
-
-    def slow_submit() -> None:
-        submitted.append(submit(client).status_code)
-        done.set()
-
-    started = time.monotonic()
-    waiting = threading.Thread(target=slow_submit)
-    waiting.start()
-    polled = client.get(RESULT, params={"id": "x"})
-    answered_meanwhile = not done.is_set()
-    waiting.join()
-    assert (polled.status_code, polled.json()["status"], answered_meanwhile) == (
+def test_latency_holds_a_reply_without_holding_up_others() -> None:
+    clock = HeldClock()
+    settings = MockSettings(timing=Timing.POLLS, seed=0, strict=True, scenario="submit-latency=2")
+    submitted: list[httpx.Response] = []
+    with TestClient(create_app(settings, clock=clock)) as client:
+        waiting = threading.Thread(target=lambda: submitted.append(submit(client)))
+        waiting.start()
+        assert clock.holding.wait(WAIT_SECONDS)  # the submit is held in its latency
+        polled = client.get(RESULT, params={"id": "x"})
+        held_meanwhile = waiting.is_alive()
+        clock.release()
+        waiting.join(WAIT_SECONDS)
+    assert (polled.status_code, polled.json(), held_meanwhile) == (
         404,
-        "Task not found",
+        {"id": "x", **TASK_NOT_FOUND},
         True,
     )
-    assert submitted == [200] and time.monotonic() - started >= 2
+    assert clock.held_for == [2.0]
+    assert submitted[0].status_code == 200
+    assert submitted[0].json() == accepted(submitted[0].json()["id"])
 
 
 def test_slow_response_arrives_whole(client: TestClient) -> None:
