@@ -240,6 +240,3 @@ def _written(file: IO[bytes], content: bytes) -> str:
 
 def _slug(name: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
-
-
-# --- Figures of the mock alone --------------------------------------------------------

@@ -148,7 +148,7 @@ async def get_result(rt: Runtime, op: Operation, request: Request, accepted: Acc
         status_code=task.outcome.status_code if ended else 200,
         result=rt.results.sample_result(task, rt.origin(request), server) if ready else None,
         progress=task.progress,
-        details=task.details,
+        details=task.shown_outcome,
         settled_cost=rt.results.settled_cost(task),
         headers=headers,
     )

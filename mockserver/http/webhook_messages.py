@@ -25,7 +25,8 @@ def payload(
     succeeded = task.status is TaskStatus.READY
     error = None
     if not succeeded:
-        message = task.details.error if task.details is not None else None
+        shown = task.shown_outcome
+        message = shown.error if shown is not None else None
         error = message or renderer.status_text(task.status)
     return webhook_payloads.webhook_payload(
         settings.webhook_style,

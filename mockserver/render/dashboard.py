@@ -175,17 +175,17 @@ def _task(task: Task, spelling: Mapping[TaskStatus, str]) -> dict[str, Any]:
         "finished_at": task.finished_at,
         "cost": generation.quote.cost,
         "charged": ready,
-        "reason": _reason(task.details),
+        "reason": _reason(task.shown_outcome),
         "media": MEDIA_ROUTE.format(task_id=task.id) if ready else None,
     }
 
 
-def _reason(details: Outcome | None) -> str | None:
+def _reason(shown: Outcome | None) -> str | None:
     """Why a task was moderated or failed, once the task shows its outcome."""
-    if details is None:
+    if shown is None:
         return None
-    parts = [*([] if details.error is None else [details.error]), *details.moderation_reasons]
-    return ", ".join(parts) if parts else None
+    reasons = shown.moderation_reasons if shown.error is None else (shown.error,)
+    return ", ".join(reasons) if reasons else None
 
 
 def _call(key: str, call: Call) -> dict[str, Any]:

@@ -88,7 +88,7 @@ class Task:
         return self.record.outcome
 
     @property
-    def details(self) -> Outcome | None:
+    def shown_outcome(self) -> Outcome | None:
         """The outcome once the task shows it (its final status reached), else None."""
         return self.record.outcome if self.status is self.record.outcome.status else None
 
